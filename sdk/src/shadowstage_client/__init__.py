@@ -1,0 +1,1 @@
+"""Shadowstage client."""

@@ -1,0 +1,304 @@
+"""Writes for the shadow app: ingestion, feedback, erasure, API keys."""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from rollouts.models import Agent, AgentVersion, Rollout
+from shadow.keys import IssuedKey, key_issue, secret_hash, user_ref
+from shadow.models import ApiKey, Feedback, Interaction, Response
+from shadow.schemas import InteractionIn
+
+logger = logging.getLogger(__name__)
+
+
+class IngestConflict(Exception):
+    """A batch item contradicts what is already stored; the whole batch is refused."""
+
+    def __init__(self, errors: list[dict]) -> None:
+        super().__init__("batch conflicts with stored data")
+        self.errors = errors
+
+
+@dataclass
+class IngestOutcome:
+    accepted: int = 0
+    duplicates: int = 0
+    interaction_ids: list[int] = field(default_factory=list)
+
+
+def _insert_returning(*, table: str, columns: list[str], rows: list[tuple], casts: dict) -> list:
+    """Multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, one statement per chunk.
+
+    Values always travel as query parameters; only our own column names are formatted in.
+    """
+    if not rows:
+        return []
+    placeholder = "(" + ", ".join(f"%s{casts.get(c, '')}" for c in columns) + ")"
+    returned: list = []
+    chunk = max(1, 30_000 // len(columns))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
+                + ", ".join([placeholder] * len(part))
+                + " ON CONFLICT DO NOTHING RETURNING id"
+            )
+            cursor.execute(sql, [value for row in part for value in row])
+            returned.extend(r[0] for r in cursor.fetchall())
+    return returned
+
+
+def _json_cast() -> str:
+    return "::jsonb" if connection.vendor == "postgresql" else ""
+
+
+def versions_ensure(*, agent: Agent, names: set[str]) -> dict[str, AgentVersion]:
+    """Versions are registered the first time they appear in ingested data."""
+    existing = {v.name: v for v in AgentVersion.objects.filter(agent=agent, name__in=names)}
+    missing = names - existing.keys()
+    if missing:
+        AgentVersion.objects.bulk_create(
+            [AgentVersion(agent=agent, name=n) for n in sorted(missing)], ignore_conflicts=True
+        )
+        existing = {v.name: v for v in AgentVersion.objects.filter(agent=agent, name__in=names)}
+    return existing
+
+
+def _rollout_adopt_versions(*, agent: Agent, served: set[str], shadow: set[str], versions) -> None:
+    """An agent seen for the first time gets its served version as production."""
+    rollout, _ = Rollout.objects.get_or_create(agent=agent)
+    changed = []
+    if rollout.production_id is None and served:
+        rollout.production = versions[sorted(served)[0]]
+        changed.append("production")
+    if rollout.candidate_id is None and rollout.production_id:
+        others = sorted(n for n in shadow if versions[n].id != rollout.production_id)
+        if others:
+            rollout.candidate = versions[others[0]]
+            changed.append("candidate")
+    if changed:
+        rollout.save(update_fields=[*changed, "updated_at"])
+
+
+def interactions_ingest(*, agent: Agent, items: list[InteractionIn]) -> IngestOutcome:
+    """Store a batch set-based, in one transaction: all of it or nothing."""
+    now = timezone.now()
+    outcome = IngestOutcome()
+    with transaction.atomic():
+        names = {r.version for item in items for r in item.responses}
+        versions = versions_ensure(agent=agent, names=names)
+
+        external_ids = [item.id for item in items]
+        before = set(
+            Interaction.objects.filter(agent=agent, external_id__in=external_ids).values_list(
+                "external_id", flat=True
+            )
+        )
+        seen: set[str] = set()
+        rows = []
+        for item in items:
+            if item.id in seen or item.id in before:
+                continue
+            seen.add(item.id)
+            opt_out = item.opt_out
+            rows.append(
+                (
+                    agent.id,
+                    item.id,
+                    "" if opt_out or not item.user else user_ref(item.user),
+                    "" if opt_out else (item.conversation or ""),
+                    "" if opt_out else (item.input or ""),
+                    json.dumps({} if opt_out else item.metadata),
+                    opt_out,
+                    "[]",
+                    item.timestamp or now,
+                    now,
+                )
+            )
+        _insert_returning(
+            table=Interaction._meta.db_table,
+            columns=[
+                "agent_id",
+                "external_id",
+                "user_ref",
+                "conversation",
+                "input",
+                "metadata",
+                "opt_out",
+                "slices",
+                "created_at",
+                "received_at",
+            ],
+            rows=rows,
+            casts={"metadata": _json_cast(), "slices": _json_cast()},
+        )
+        id_by_external = dict(
+            Interaction.objects.filter(agent=agent, external_id__in=external_ids).values_list(
+                "external_id", "id"
+            )
+        )
+        opt_out_by_id = dict(
+            Interaction.objects.filter(id__in=id_by_external.values()).values_list("id", "opt_out")
+        )
+
+        stored = {
+            (iid, vid): served
+            for iid, vid, served in Response.objects.filter(
+                interaction_id__in=id_by_external.values()
+            ).values_list("interaction_id", "version_id", "served")
+        }
+        served_by_interaction = {iid: vid for (iid, vid), served in stored.items() if served}
+        errors = []
+        response_rows = []
+        gained: set[int] = set()
+        for index, item in enumerate(items):
+            iid = id_by_external[item.id]
+            for r_index, resp in enumerate(item.responses):
+                version = versions[resp.version]
+                if (iid, version.id) in stored:
+                    continue
+                if resp.served:
+                    holder = served_by_interaction.get(iid)
+                    if holder is not None and holder != version.id:
+                        errors.append(
+                            {
+                                "index": index,
+                                "field": f"responses.{r_index}.served",
+                                "message": "this interaction already has a served response "
+                                "from another version",
+                            }
+                        )
+                        continue
+                    served_by_interaction[iid] = version.id
+                stored[(iid, version.id)] = resp.served
+                gained.add(iid)
+                response_rows.append(
+                    (
+                        iid,
+                        agent.id,
+                        version.id,
+                        resp.served,
+                        "" if opt_out_by_id[iid] else (resp.output or ""),
+                        resp.latency_ms,
+                        resp.tokens_in,
+                        resp.tokens_out,
+                        None if resp.cost_usd is None else Decimal(str(resp.cost_usd)),
+                        resp.error or "",
+                        item.timestamp or now,
+                        now,
+                    )
+                )
+        if errors:
+            raise IngestConflict(errors)
+        _insert_returning(
+            table=Response._meta.db_table,
+            columns=[
+                "interaction_id",
+                "agent_id",
+                "version_id",
+                "served",
+                "output",
+                "latency_ms",
+                "tokens_in",
+                "tokens_out",
+                "cost_usd",
+                "error",
+                "created_at",
+                "received_at",
+            ],
+            rows=response_rows,
+            casts={},
+        )
+        new_ids = {id_by_external[e] for e in seen}
+        touched = new_ids | gained
+        outcome.interaction_ids = sorted(touched)
+        counted: set[str] = set()
+        for item in items:
+            if item.id in counted:
+                outcome.duplicates += 1
+                continue
+            counted.add(item.id)
+            if id_by_external[item.id] in touched:
+                outcome.accepted += 1
+            else:
+                outcome.duplicates += 1
+
+        served_names = {r.version for i in items for r in i.responses if r.served}
+        shadow_names = {r.version for i in items for r in i.responses if not r.served}
+        _rollout_adopt_versions(
+            agent=agent, served=served_names, shadow=shadow_names, versions=versions
+        )
+        if outcome.interaction_ids:
+            from shadow.tasks import postprocess_enqueue
+
+            ids = list(outcome.interaction_ids)
+            transaction.on_commit(lambda: postprocess_enqueue(interaction_ids=ids))
+            _publish_logged(agent=agent, outcome=outcome, versions=sorted(names))
+    return outcome
+
+
+def _publish_logged(*, agent: Agent, outcome: IngestOutcome, versions: list[str]) -> None:
+    """Announce the batch on the event bus, inside the batch's transaction."""
+    try:
+        from rollouts.events import event_publish
+    except ImportError:  # the event bus is optional for ingestion
+        return
+    event_publish(
+        type="interaction.logged",
+        agent=agent,
+        payload={"count": outcome.accepted, "versions": versions},
+    )
+
+
+def feedback_record(*, agent: Agent, external_id: str, score: int, comment: str) -> Feedback:
+    interaction = Interaction.objects.get(agent=agent, external_id=external_id)
+    served = interaction.responses.filter(served=True).first()
+    with transaction.atomic():
+        feedback = Feedback.objects.create(
+            interaction=interaction,
+            response=served,
+            score=score,
+            comment="" if interaction.opt_out else comment,
+        )
+        if score < 0:
+            from evaluations.services import flag_open_for_feedback
+
+            flag_open_for_feedback(feedback=feedback)
+    return feedback
+
+
+def user_data_erase(*, agent: Agent, user: str) -> int:
+    """Right to be forgotten: every interaction of that user, with all that hangs on it."""
+    with transaction.atomic():
+        qs = Interaction.objects.filter(agent=agent, user_ref=user_ref(user))
+        count = qs.count()
+        qs.delete()
+    return count
+
+
+def api_key_create(*, agent: Agent, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    valid = set(ApiKey.Scope.values)
+    unknown = [s for s in scopes if s not in valid]
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {sorted(valid)}; got {scopes}")
+    issued: IssuedKey = key_issue()
+    key = ApiKey.objects.create(
+        agent=agent,
+        name=name,
+        prefix=issued.prefix,
+        secret_hash=secret_hash(issued.secret),
+        scopes=sorted(set(scopes)),
+    )
+    return key, issued.token
+
+
+def api_key_revoke(*, key: ApiKey, when: datetime | None = None) -> None:
+    key.revoked_at = when or timezone.now()
+    key.save(update_fields=["revoked_at"])
