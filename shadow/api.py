@@ -15,6 +15,7 @@ from shadow.schemas import (
     FeedbackResult,
     IngestResult,
     InteractionBatchIn,
+    nul_errors,
 )
 from shadow.services import IngestConflict, feedback_record, interactions_ingest, user_data_erase
 
@@ -57,6 +58,10 @@ def post_interactions(request: HttpRequest, payload: InteractionBatchIn):
             f"a batch holds 1 to {settings.API_MAX_BATCH} interactions; got {len(items)}",
             [{"index": None, "field": "interactions", "message": "batch size out of range"}],
         )
+    if b"\\u0000" in request.body:
+        nul = nul_errors(payload)
+        if nul:
+            raise BatchRejected(422, "invalid request body: nothing from this batch was stored", nul)
     foreign = [
         {"index": i, "field": "agent", "message": f"key belongs to '{key.agent.slug}'"}
         for i, item in enumerate(items)

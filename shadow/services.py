@@ -32,31 +32,47 @@ class IngestOutcome:
     interaction_ids: list[int] = field(default_factory=list)
 
 
-def _insert_returning(*, table: str, columns: list[str], rows: list[tuple], casts: dict) -> list:
-    """Multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, one statement per chunk.
+def _insert_returning(*, table: str, columns: dict[str, str], rows: list[tuple]) -> list:
+    """Set-based INSERT … ON CONFLICT DO NOTHING RETURNING id.
 
+    `columns` maps column name to its SQL type. On PostgreSQL the rows travel as one array
+    parameter per column (unnest), so a batch is one short statement whatever its size.
     Values always travel as query parameters; only our own column names are formatted in.
     """
     if not rows:
         return []
-    placeholder = "(" + ", ".join(f"%s{casts.get(c, '')}" for c in columns) + ")"
-    returned: list = []
-    chunk = max(1, 30_000 // len(columns))
+    names = list(columns)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = [list(col) for col in zip(*rows, strict=True)]
+            params = ", ".join(
+                f"%s::{'text' if kind == 'jsonb' else kind}[]" for kind in columns.values()
+            )
+            select = ", ".join(
+                f"u.c{i}::jsonb" if kind == "jsonb" else f"u.c{i}"
+                for i, kind in enumerate(columns.values())
+            )
+            aliases = ", ".join(f"c{i}" for i in range(len(names)))
+            sql = (
+                f"INSERT INTO {table} ({', '.join(names)}) "  # noqa: S608
+                f"SELECT {select} FROM unnest({params}) AS u({aliases}) "
+                "ON CONFLICT DO NOTHING RETURNING id"
+            )
+            cursor.execute(sql, arrays)
+            return [r[0] for r in cursor.fetchall()]
+        returned: list = []
+        placeholder = "(" + ", ".join(["%s"] * len(names)) + ")"
+        chunk = max(1, 900 // len(names))  # SQLite caps the number of parameters
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES "  # noqa: S608
                 + ", ".join([placeholder] * len(part))
                 + " ON CONFLICT DO NOTHING RETURNING id"
             )
             cursor.execute(sql, [value for row in part for value in row])
             returned.extend(r[0] for r in cursor.fetchall())
-    return returned
-
-
-def _json_cast() -> str:
-    return "::jsonb" if connection.vendor == "postgresql" else ""
+        return returned
 
 
 def versions_ensure(*, agent: Agent, names: set[str]) -> dict[str, AgentVersion]:
@@ -96,15 +112,10 @@ def interactions_ingest(*, agent: Agent, items: list[InteractionIn]) -> IngestOu
         versions = versions_ensure(agent=agent, names=names)
 
         external_ids = [item.id for item in items]
-        before = set(
-            Interaction.objects.filter(agent=agent, external_id__in=external_ids).values_list(
-                "external_id", flat=True
-            )
-        )
         seen: set[str] = set()
         rows = []
         for item in items:
-            if item.id in seen or item.id in before:
+            if item.id in seen:
                 continue
             seen.add(item.id)
             opt_out = item.opt_out
@@ -122,37 +133,39 @@ def interactions_ingest(*, agent: Agent, items: list[InteractionIn]) -> IngestOu
                     now,
                 )
             )
-        _insert_returning(
-            table=Interaction._meta.db_table,
-            columns=[
-                "agent_id",
-                "external_id",
-                "user_ref",
-                "conversation",
-                "input",
-                "metadata",
-                "opt_out",
-                "slices",
-                "created_at",
-                "received_at",
-            ],
-            rows=rows,
-            casts={"metadata": _json_cast(), "slices": _json_cast()},
-        )
-        id_by_external = dict(
-            Interaction.objects.filter(agent=agent, external_id__in=external_ids).values_list(
-                "external_id", "id"
+        new_ids = set(
+            _insert_returning(
+                table=Interaction._meta.db_table,
+                columns={
+                    "agent_id": "bigint",
+                    "external_id": "text",
+                    "user_ref": "text",
+                    "conversation": "text",
+                    "input": "text",
+                    "metadata": "jsonb",
+                    "opt_out": "boolean",
+                    "slices": "jsonb",
+                    "created_at": "timestamptz",
+                    "received_at": "timestamptz",
+                },
+                rows=rows,
             )
         )
-        opt_out_by_id = dict(
-            Interaction.objects.filter(id__in=id_by_external.values()).values_list("id", "opt_out")
-        )
+        id_by_external: dict[str, int] = {}
+        opt_out_by_id: dict[int, bool] = {}
+        for iid, external_id, opt_out in Interaction.objects.filter(
+            agent=agent, external_id__in=external_ids
+        ).values_list("id", "external_id", "opt_out"):
+            id_by_external[external_id] = iid
+            opt_out_by_id[iid] = opt_out
 
+        # Only interactions that existed before this batch can already hold responses.
+        known = [iid for iid in id_by_external.values() if iid not in new_ids]
         stored = {
             (iid, vid): served
-            for iid, vid, served in Response.objects.filter(
-                interaction_id__in=id_by_external.values()
-            ).values_list("interaction_id", "version_id", "served")
+            for iid, vid, served in Response.objects.filter(interaction_id__in=known).values_list(
+                "interaction_id", "version_id", "served"
+            )
         }
         served_by_interaction = {iid: vid for (iid, vid), served in stored.items() if served}
         errors = []
@@ -199,24 +212,22 @@ def interactions_ingest(*, agent: Agent, items: list[InteractionIn]) -> IngestOu
             raise IngestConflict(errors)
         _insert_returning(
             table=Response._meta.db_table,
-            columns=[
-                "interaction_id",
-                "agent_id",
-                "version_id",
-                "served",
-                "output",
-                "latency_ms",
-                "tokens_in",
-                "tokens_out",
-                "cost_usd",
-                "error",
-                "created_at",
-                "received_at",
-            ],
+            columns={
+                "interaction_id": "bigint",
+                "agent_id": "bigint",
+                "version_id": "bigint",
+                "served": "boolean",
+                "output": "text",
+                "latency_ms": "integer",
+                "tokens_in": "integer",
+                "tokens_out": "integer",
+                "cost_usd": "numeric",
+                "error": "text",
+                "created_at": "timestamptz",
+                "received_at": "timestamptz",
+            },
             rows=response_rows,
-            casts={},
         )
-        new_ids = {id_by_external[e] for e in seen}
         touched = new_ids | gained
         outcome.interaction_ids = sorted(touched)
         counted: set[str] = set()

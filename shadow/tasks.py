@@ -12,7 +12,7 @@ BATCH = 500
 STALE_AFTER = timedelta(seconds=60)
 
 
-@shared_task(name="shadow.postprocess_interactions_task", acks_late=True, queue="ingest")
+@shared_task(name="shadow.postprocess_interactions_task", acks_late=True)
 def postprocess_interactions_task(interaction_ids: list[int]) -> int:
     from shadow.processing import interactions_postprocess
 
@@ -26,7 +26,7 @@ def postprocess_enqueue(*, interaction_ids: list[int]) -> None:
         )
 
 
-@shared_task(name="shadow.sweep_unprocessed_task", acks_late=True, queue="ingest")
+@shared_task(name="shadow.sweep_unprocessed_task", acks_late=True)
 def sweep_unprocessed_task() -> int:
     """Find work whose task never ran (broker down at enqueue time, worker lost)."""
     cutoff = timezone.now() - STALE_AFTER
