@@ -23,7 +23,10 @@ PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = "bench_ingest"
 BATCH = 500
 CLIENTS = 4
-WORDS = "account billing refund shipping parcel invoice password reset delivery order".split()
+WORDS = [
+    "account", "billing", "refund", "shipping", "parcel",
+    "invoice", "password", "reset", "delivery", "order",
+]  # fmt: skip
 
 
 def log(*args) -> None:
@@ -53,10 +56,24 @@ def make_items(n: int, seed: int = 7) -> list[dict]:
                 "input": text(rng, 300),
                 "metadata": {"channel": rng.choice(["web", "app"])},
                 "responses": [
-                    {"version": "v1", "served": True, "output": text(rng), "latency_ms": 800,
-                     "tokens_in": 200, "tokens_out": 90, "cost_usd": 0.001},
-                    {"version": "v2", "served": False, "output": text(rng), "latency_ms": 650,
-                     "tokens_in": 190, "tokens_out": 80, "cost_usd": 0.0009},
+                    {
+                        "version": "v1",
+                        "served": True,
+                        "output": text(rng),
+                        "latency_ms": 800,
+                        "tokens_in": 200,
+                        "tokens_out": 90,
+                        "cost_usd": 0.001,
+                    },
+                    {
+                        "version": "v2",
+                        "served": False,
+                        "output": text(rng),
+                        "latency_ms": 650,
+                        "tokens_in": 190,
+                        "tokens_out": 80,
+                        "cost_usd": 0.0009,
+                    },
                 ],
             }
         )
@@ -84,8 +101,12 @@ def env_for_db() -> dict:
 
 def manage(*args: str) -> str:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env_for_db(), check=True,
-        capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env_for_db(),
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 
@@ -94,16 +115,35 @@ def prepare_database() -> str:
         conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB}")
     manage("migrate", "--noinput", "-v", "0")
-    manage("shell", "-c", "from rollouts.models import Agent; Agent.objects.create(slug='bench-bot', name='Bench')")
-    return manage("create_api_key", "--agent", "bench-bot", "--scopes", "ingest").strip().splitlines()[-1]
+    manage(
+        "shell",
+        "-c",
+        "from rollouts.models import Agent; Agent.objects.create(slug='bench-bot', name='Bench')",
+    )
+    return (
+        manage("create_api_key", "--agent", "bench-bot", "--scopes", "ingest")
+        .strip()
+        .splitlines()[-1]
+    )
 
 
 def run_http(items: list[dict], token: str) -> float:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--log-level", "warning"],
-        cwd=ROOT, env=env_for_db(),
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env_for_db(),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -118,8 +158,9 @@ def run_http(items: list[dict], token: str) -> float:
 
         def send(batch: list[dict]) -> None:
             with httpx.Client(timeout=120) as client:
-                response = client.post(f"{base}/api/v1/interactions", json={"interactions": batch},
-                                        headers=headers)
+                response = client.post(
+                    f"{base}/api/v1/interactions", json={"interactions": batch}, headers=headers
+                )
                 response.raise_for_status()
 
         # Warm up the workers on a small batch that is not counted.
@@ -141,21 +182,37 @@ def run_copy(items: list[dict]) -> float:
         conn.execute(
             "CREATE TEMP TABLE scratch_interaction (LIKE shadow_interaction INCLUDING DEFAULTS)"
         )
-        conn.execute("CREATE TEMP TABLE scratch_response (LIKE shadow_response INCLUDING DEFAULTS INCLUDING IDENTITY)")
+        conn.execute(
+            "CREATE TEMP TABLE scratch_response"
+            " (LIKE shadow_response INCLUDING DEFAULTS INCLUDING IDENTITY)"
+        )
         agent_id, v1, v2 = conn.execute(
             "SELECT a.id, min(v.id), max(v.id) FROM rollouts_agent a "
-            "JOIN rollouts_agentversion v ON v.agent_id = a.id WHERE a.slug = 'bench-bot' GROUP BY a.id"
+            "JOIN rollouts_agentversion v ON v.agent_id = a.id"
+            " WHERE a.slug = 'bench-bot' GROUP BY a.id"
         ).fetchone()
         start = time.perf_counter()
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY scratch_interaction (id, agent_id, external_id, user_ref, conversation, input,"
-                " metadata, opt_out, slices, created_at, received_at) FROM STDIN"
+                "COPY scratch_interaction (id, agent_id, external_id, user_ref, conversation,"
+                " input, metadata, opt_out, slices, created_at, received_at) FROM STDIN"
             ) as copy:
                 for i, it in enumerate(items):
-                    copy.write_row((i, agent_id, it["id"], "x" * 64, "", it["input"],
-                                    json.dumps(it["metadata"]), False, "[]",
-                                    "2026-11-24T10:00:00Z", "2026-11-24T10:00:00Z"))
+                    copy.write_row(
+                        (
+                            i,
+                            agent_id,
+                            it["id"],
+                            "x" * 64,
+                            "",
+                            it["input"],
+                            json.dumps(it["metadata"]),
+                            False,
+                            "[]",
+                            "2026-11-24T10:00:00Z",
+                            "2026-11-24T10:00:00Z",
+                        )
+                    )
             with cur.copy(
                 "COPY scratch_response (interaction_id, agent_id, version_id, served, output,"
                 " latency_ms, tokens_in, tokens_out, cost_usd, error, created_at, received_at)"
@@ -163,10 +220,22 @@ def run_copy(items: list[dict]) -> float:
             ) as copy:
                 for i, it in enumerate(items):
                     for version, r in zip((v1, v2), it["responses"], strict=True):
-                        copy.write_row((i, agent_id, version, r["served"], r["output"],
-                                        r["latency_ms"], r["tokens_in"], r["tokens_out"],
-                                        r["cost_usd"], "", "2026-11-24T10:00:00Z",
-                                        "2026-11-24T10:00:00Z"))
+                        copy.write_row(
+                            (
+                                i,
+                                agent_id,
+                                version,
+                                r["served"],
+                                r["output"],
+                                r["latency_ms"],
+                                r["tokens_in"],
+                                r["tokens_out"],
+                                r["cost_usd"],
+                                "",
+                                "2026-11-24T10:00:00Z",
+                                "2026-11-24T10:00:00Z",
+                            )
+                        )
         conn.commit()
         return time.perf_counter() - start
 
@@ -189,10 +258,17 @@ def main() -> None:
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     http_rate, copy_rate = rows / http_s, rows / copy_s
-    print(json.dumps({
-        "bench": "ingest", "n": n, "http_rows_per_s": round(http_rate),
-        "copy_rows_per_s": round(copy_rate), "ratio": round(http_rate / copy_rate, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "n": n,
+                "http_rows_per_s": round(http_rate),
+                "copy_rows_per_s": round(copy_rate),
+                "ratio": round(http_rate / copy_rate, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -90,6 +90,14 @@ class Score(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # --- judges pipeline: who is scoring this row right now ---
+    # "<celery task id>:<nonce>": a redelivered task (same id) may take its own row back
+    # after its worker died; every result write is conditional on the full claim.
+    claim = models.CharField(max_length=80, blank=True, default="")
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the running attempt started; stale ones are reset."
+    )
+    # --- end judges pipeline ---
 
     class Meta:
         constraints = [
@@ -230,6 +238,9 @@ class ScoreRollup(models.Model):
             models.Index(fields=["agent", "version", "bucket"], name="scorerollup_compare"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.judge_id}/{self.version_id} {self.slice or 'all'} {self.bucket}"
+
 
 class VersionRollup(models.Model):
     """Hourly operational numbers per version and slice: volume, errors, latency, cost, feedback."""
@@ -259,3 +270,195 @@ class VersionRollup(models.Model):
         indexes = [
             models.Index(fields=["agent", "version", "bucket"], name="versionrollup_compare"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.version_id} {self.slice or 'all'} {self.bucket}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets: golden and red-team sets, runs of one agent version over them, and their results.
+# ---------------------------------------------------------------------------------------------
+
+
+class Dataset(models.Model):
+    """One imported version of a named set; re-importing the same name adds a version."""
+
+    class Kind(models.TextChoices):
+        GOLDEN = "golden", "Golden"
+        REDTEAM = "redteam", "Red team"
+
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="datasets"
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    version = models.PositiveIntegerField(default=1)
+    description = models.TextField(blank=True, default="")
+    source_filename = models.CharField(max_length=255, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    required_for_gate = models.BooleanField(
+        default=False, help_text="The rollout gate needs a passing run of the candidate."
+    )
+    pass_threshold = models.FloatField(
+        default=0.9, help_text="Share of items that must pass for the gate check."
+    )
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="dataset_name_version_unique"),
+            models.CheckConstraint(
+                condition=Q(pass_threshold__gte=0) & Q(pass_threshold__lte=1),
+                name="dataset_pass_threshold_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class DatasetItem(models.Model):
+    class Behaviour(models.TextChoices):
+        REFUSE = "refuse", "Refuse"
+        COMPLY = "comply", "Comply"
+        SAFE_COMPLETE = "safe_complete", "Safe completion"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    item_id = models.CharField(max_length=200)
+    input = models.TextField(blank=True)
+    expected = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=64, blank=True, default="")
+    expected_behaviour = models.CharField(
+        max_length=16, choices=Behaviour.choices, blank=True, default=""
+    )
+    tags = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["dataset", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "item_id"], name="datasetitem_id_unique"),
+        ]
+        indexes = [models.Index(fields=["dataset", "position"], name="datasetitem_run_order")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}:{self.item_id}"
+
+
+class DatasetRun(models.Model):
+    """One agent version answering every item of one dataset version, in checkpointed chunks."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        CANCELLED = "cancelled", "Cancelled"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(AgentVersion, on_delete=models.CASCADE, related_name="dataset_runs")
+    connector = models.JSONField(
+        default=dict, help_text="Connector kind and settings; secrets are named env variables."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    paused_reason = models.TextField(blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A chunk task holds the run until then."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life; the sweeper pauses stale runs."
+    )
+    baseline = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(done__lte=models.F("total")), name="datasetrun_done_le_total"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["dataset", "version", "status"], name="datasetrun_gate_lookup"),
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="datasetrun_open_work",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.dataset} on {self.version.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0
+
+
+class DatasetResult(models.Model):
+    run = models.ForeignKey(DatasetRun, on_delete=models.CASCADE, related_name="results")
+    item = models.ForeignKey(DatasetItem, on_delete=models.CASCADE, related_name="results")
+    output = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    passed = models.BooleanField(default=False)
+    details = models.JSONField(default=dict, blank=True, help_text="Why it passed or failed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "item"], name="datasetresult_once_per_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.item_id} {'pass' if self.passed else 'fail'}"
+
+
+# --- judges pipeline: daily spend per judge ---
+class JudgeDailyUsage(models.Model):
+    """What a judge spent on one UTC day; written in the same transaction as the score.
+
+    Kept in PostgreSQL rather than Redis so a score and its cost are committed together: a
+    worker killed mid-call charges nothing, a redelivered task charges once.
+    """
+
+    judge = models.ForeignKey(Judge, on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+    tokens_in = models.BigIntegerField(default=0)
+    tokens_out = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["judge", "day"], name="judgeusage_once_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.judge_id} {self.day}: {self.calls} calls"
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+
+# --- end judges pipeline ---

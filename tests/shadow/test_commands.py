@@ -18,7 +18,9 @@ def run(*args) -> str:
 
 def test_create_api_key_prints_a_working_key_last(db, client):
     AgentFactory(slug="support-bot")
-    token = run("create_api_key", "--agent", "support-bot", "--scopes", "read").strip().splitlines()[-1]
+    token = (
+        run("create_api_key", "--agent", "support-bot", "--scopes", "read").strip().splitlines()[-1]
+    )
     response = post(client, token, {"interactions": [item()]})
     assert response.status_code == 403  # authenticated, but read-only
 
@@ -46,7 +48,11 @@ def test_seed_demo_creates_agent_rollout_and_role_users(db, settings, tmp_path):
     run("seed_demo")
     rollout = Rollout.objects.get(agent__slug="support-bot")
     assert (rollout.production.name, rollout.candidate.name) == ("v1", "v2")
-    assert set(User.objects.values_list("username", flat=True)) >= {"operator", "reviewer", "viewer"}
+    assert set(User.objects.values_list("username", flat=True)) >= {
+        "operator",
+        "reviewer",
+        "viewer",
+    }
 
 
 def test_seed_demo_is_idempotent_and_keeps_its_key(db, settings, tmp_path):

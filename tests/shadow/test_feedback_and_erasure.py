@@ -64,8 +64,11 @@ def test_feedback_for_other_agent_is_403(client, token):
 
 
 def test_user_erasure_deletes_only_that_users_interactions(client, token):
-    post(client, token, {"interactions": [item("a", user="u-1"), item("b", user="u-1"),
-                                          item("c", user="u-2")]})
+    post(
+        client,
+        token,
+        {"interactions": [item("a", user="u-1"), item("b", user="u-1"), item("c", user="u-2")]},
+    )
     response = client.delete(
         "/api/v1/users/u-1/data?agent=support-bot", HTTP_AUTHORIZATION=f"Bearer {token}"
     )

@@ -6,9 +6,8 @@ from django.db import connection
 from django.test import Client
 
 from rollouts.models import AgentVersion
-from shadow.models import Interaction, Response
+from shadow.models import ApiKey, Interaction, Response
 from shadow.services import api_key_revoke
-from shadow.models import ApiKey
 from tests.factories import AgentFactory, api_key_for
 
 URL = "/api/v1/interactions"
@@ -24,10 +23,25 @@ def item(i="req-1", agent="support-bot", **overrides) -> dict:
         "input": "How do I reset my password?",
         "metadata": {"channel": "web"},
         "responses": [
-            {"version": "v1", "served": True, "output": "Use the reset link.", "latency_ms": 820,
-             "tokens_in": 210, "tokens_out": 95, "cost_usd": 0.0012, "error": None},
-            {"version": "v2", "served": False, "output": "Click 'Forgot password'.",
-             "latency_ms": 640, "tokens_in": 190, "tokens_out": 80, "cost_usd": 0.0009},
+            {
+                "version": "v1",
+                "served": True,
+                "output": "Use the reset link.",
+                "latency_ms": 820,
+                "tokens_in": 210,
+                "tokens_out": 95,
+                "cost_usd": 0.0012,
+                "error": None,
+            },
+            {
+                "version": "v2",
+                "served": False,
+                "output": "Click 'Forgot password'.",
+                "latency_ms": 640,
+                "tokens_in": 190,
+                "tokens_out": 80,
+                "cost_usd": 0.0009,
+            },
         ],
     }
     base.update(overrides)
@@ -59,7 +73,10 @@ def test_batch_is_accepted_with_both_responses_stored(client, token):
 
 def test_versions_are_registered_on_first_sight(client, token, agent):
     post(client, token, {"interactions": [item()]})
-    assert set(AgentVersion.objects.filter(agent=agent).values_list("name", flat=True)) == {"v1", "v2"}
+    assert set(AgentVersion.objects.filter(agent=agent).values_list("name", flat=True)) == {
+        "v1",
+        "v2",
+    }
 
 
 def test_user_is_stored_only_as_keyed_hash(client, token):
@@ -140,7 +157,9 @@ def test_invalid_item_names_index_and_field_and_stores_nothing(client, token):
     response = post(client, token, {"interactions": [item("good"), bad]})
     assert response.status_code == 422
     assert response.json()["errors"][0] | {"message": ""} == {
-        "index": 1, "field": "responses.0.latency_ms", "message": ""
+        "index": 1,
+        "field": "responses.0.latency_ms",
+        "message": "",
     }
     assert Interaction.objects.count() == 0
 
@@ -200,7 +219,9 @@ def test_nul_byte_is_rejected_with_clear_error(client, token):
 
 def test_rate_cap_returns_429_with_retry_after(client, token, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 2
-    statuses = [post(client, token, {"interactions": [item(f"r{i}")]}).status_code for i in range(3)]
+    statuses = [
+        post(client, token, {"interactions": [item(f"r{i}")]}).status_code for i in range(3)
+    ]
     last = post(client, token, {"interactions": [item("r9")]})
     assert statuses[:2] == [202, 202] and last.status_code == 429
     assert int(last["Retry-After"]) >= 1
