@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from rollouts.models import Agent, AgentVersion, Rollout
+from rollouts.models import Agent, AgentVersion, Rollout, RolloutEvent
 from shadow.keys import IssuedKey, key_issue, secret_hash, user_ref
 from shadow.models import ApiKey, Feedback, Interaction, Response
 from shadow.schemas import InteractionIn
@@ -90,6 +90,7 @@ def versions_ensure(*, agent: Agent, names: set[str]) -> dict[str, AgentVersion]
 def _rollout_adopt_versions(*, agent: Agent, served: set[str], shadow: set[str], versions) -> None:
     """An agent seen for the first time gets its served version as production."""
     rollout, _ = Rollout.objects.get_or_create(agent=agent)
+    before = {"production": rollout.production_id, "candidate": rollout.candidate_id}
     changed = []
     if rollout.production_id is None and served:
         rollout.production = versions[sorted(served)[0]]
@@ -100,7 +101,17 @@ def _rollout_adopt_versions(*, agent: Agent, served: set[str], shadow: set[str],
             rollout.candidate = versions[others[0]]
             changed.append("candidate")
     if changed:
-        rollout.save(update_fields=[*changed, "updated_at"])
+        # Routing clients cache by revision, so adopting versions is a visible change too.
+        rollout.revision += 1
+        rollout.save(update_fields=[*changed, "revision", "updated_at"])
+        RolloutEvent.objects.create(
+            rollout=rollout,
+            actor_name="system",
+            action="adopt_versions",
+            from_state=before,
+            to_state={"production": rollout.production_id, "candidate": rollout.candidate_id},
+            reason="versions first seen in ingested data",
+        )
 
 
 def interactions_ingest(*, agent: Agent, items: list[InteractionIn]) -> IngestOutcome:

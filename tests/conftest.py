@@ -39,6 +39,17 @@ def _test_database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+_started_workers: list["CeleryWorker"] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_leftover_workers():
+    """Whatever happened in a test, no worker outlives the session."""
+    yield
+    for worker in _started_workers:
+        worker.stop()
+
+
 class CeleryWorker:
     """A real `celery worker` process against the test database and Redis broker."""
 
@@ -47,7 +58,7 @@ class CeleryWorker:
         self.queues = queues
         self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+        self.log_path = ROOT / "var" / f"test-worker-{settings.DATABASES['default']['NAME']}-{os.getpid()}.log"
 
     def start(self) -> "CeleryWorker":
         self.log_path.parent.mkdir(exist_ok=True)
@@ -58,25 +69,52 @@ class CeleryWorker:
             **self.extra_env,
         }
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.log_offset = self.log.tell()
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "-Q", self.queues, "-c", str(self.concurrency), "--pool", "prefork",
-                "--without-heartbeat", "--without-mingle", "--without-gossip",
-                "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", "--loglevel", "INFO",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                self.queues,
+                "-c",
+                str(self.concurrency),
+                "--pool",
+                "prefork",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "-n",
+                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                "--loglevel",
+                "INFO",
             ],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._wait_ready()
+        _started_workers.append(self)
+        try:
+            self._wait_ready()
+        except Exception:
+            self.stop()
+            raise
         return self
 
-    def _wait_ready(self, timeout: float = 60) -> None:
+    def _wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"celery worker exited; see {self.log_path}")
-            if b"ready." in self.log_path.read_bytes()[-20000:]:
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_offset)
+                started = b"ready." in log.read()
+            if started:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"celery worker not ready after {timeout}s; see {self.log_path}")
@@ -112,9 +150,11 @@ def celery_worker(transactional_db, django_db_blocker):
     """A fresh worker per test; tests using it see only committed data (transactional_db)."""
     purge_queues()
     worker = CeleryWorker().start()
-    yield worker
-    worker.stop()
-    purge_queues()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        purge_queues()
 
 
 @pytest.fixture
@@ -127,13 +167,15 @@ def celery_worker_factory(transactional_db):
         return worker
 
     purge_queues()
-    yield make
-    for worker in workers:
-        worker.stop()
-    purge_queues()
+    try:
+        yield make
+    finally:
+        for worker in workers:
+            worker.stop()
+        purge_queues()
 
 
-def wait_until(predicate, *, timeout: float = 30, interval: float = 0.2, message: str = ""):
+def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message: str = ""):
     """Poll a condition that a real background process makes true."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -247,3 +247,12 @@ def test_concurrent_overlapping_batches_create_no_duplicates():
         t.join()
     assert results == [202, 202, 202]
     assert Interaction.objects.count() == 450 and Response.objects.count() == 900
+
+
+def test_first_served_version_becomes_production_with_an_audited_event(client, token, agent):
+    from rollouts.models import Rollout
+
+    post(client, token, {"interactions": [item()]})
+    rollout = Rollout.objects.get(agent=agent)
+    assert (rollout.production.name, rollout.candidate.name, rollout.revision) == ("v1", "v2", 2)
+    assert rollout.events.get().actor_name == "system"
