@@ -26,7 +26,9 @@ def _field_errors(errors: list[dict]) -> list[dict]:
             index = loc[1]
             loc = loc[2:]
         message = error.get("msg", "invalid value").removeprefix("Value error, ")
-        out.append({"index": index, "field": ".".join(str(p) for p in loc) or "body", "message": message})
+        out.append(
+            {"index": index, "field": ".".join(str(p) for p in loc) or "body", "message": message}
+        )
     return out
 
 
@@ -50,7 +52,10 @@ def on_batch_rejected(request: HttpRequest, exc: BatchRejected):
 def on_rate_capped(request: HttpRequest, exc: RateCapped):
     response = api.create_response(
         request,
-        {"detail": f"rate cap reached for this API key; retry in {exc.retry_after} s", "errors": []},
+        {
+            "detail": f"rate cap reached for this API key; retry in {exc.retry_after} s",
+            "errors": [],
+        },
         status=429,
     )
     response["Retry-After"] = str(exc.retry_after)
@@ -61,7 +66,10 @@ def on_rate_capped(request: HttpRequest, exc: RateCapped):
 def on_unauthenticated(request: HttpRequest, exc: AuthenticationError):
     return api.create_response(
         request,
-        {"detail": "missing, unknown or revoked API key (Authorization: Bearer <key>)", "errors": []},
+        {
+            "detail": "missing, unknown or revoked API key (Authorization: Bearer <key>)",
+            "errors": [],
+        },
         status=401,
     )
 
@@ -81,7 +89,12 @@ def _mount_optional_routers() -> None:
     """Each app contributes its endpoints by exposing `router` in its api module."""
     from importlib import import_module
 
-    for module in ("rollouts.api", "evaluations.api"):
+    for module in (
+        "rollouts.api",
+        "evaluations.api",
+        "rollouts.events_api",
+        "evaluations.comparison_api",
+    ):
         try:
             router = import_module(module).router
         except ModuleNotFoundError as exc:

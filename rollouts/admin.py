@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from rollouts.models import Agent, AgentVersion, Rollout, RolloutEvent
+from rollouts.models import Agent, AgentVersion, Rollout, RolloutApproval, RolloutEvent
 
 
 class VersionInline(admin.TabularInline):
@@ -64,4 +64,59 @@ class RolloutEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- Event bus ----------------------------------------------------------------------------------
+from rollouts.models import Delivery, Event, Subscription  # noqa: E402
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "type", "agent", "sequence", "id")
+    list_filter = ("type", "agent")
+    search_fields = ("id", "agent__slug")
+    date_hierarchy = "created_at"
+    readonly_fields = ("id", "type", "agent", "sequence", "payload", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "agent", "enabled", "failing_since", "cursor", "created_at")
+    list_filter = ("enabled", "agent")
+    search_fields = ("url", "handler", "agent__slug")
+    exclude = ("secret",)
+    readonly_fields = ("cursor", "leased_until", "failing_since", "disabled_at", "created_by")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "event",
+        "subscription",
+        "status",
+        "attempts",
+        "response_code",
+        "duration_ms",
+        "next_attempt_at",
+        "delivered_at",
+    )
+    list_filter = ("status", "subscription__agent")
+    raw_id_fields = ("event", "subscription")
+
+
+@admin.register(RolloutApproval)
+class RolloutApprovalAdmin(admin.ModelAdmin):
+    list_display = ("requested_at", "rollout", "action", "percent", "requester_name", "status")
+    list_filter = ("status", "action", "rollout__agent")
+    # Requests are decided on the rollout page, where the decision is audited.
+    readonly_fields = [f.name for f in RolloutApproval._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
         return False

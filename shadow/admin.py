@@ -6,7 +6,16 @@ from shadow.models import ApiKey, Feedback, Interaction, Response
 class ResponseInline(admin.StackedInline):
     model = Response
     extra = 0
-    fields = ("version", "served", "output", "latency_ms", "tokens_in", "tokens_out", "cost_usd", "error")
+    fields = (
+        "version",
+        "served",
+        "output",
+        "latency_ms",
+        "tokens_in",
+        "tokens_out",
+        "cost_usd",
+        "error",
+    )
     readonly_fields = fields
 
 

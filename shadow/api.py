@@ -61,7 +61,9 @@ def post_interactions(request: HttpRequest, payload: InteractionBatchIn):
     if b"\\u0000" in request.body:
         nul = nul_errors(payload)
         if nul:
-            raise BatchRejected(422, "invalid request body: nothing from this batch was stored", nul)
+            raise BatchRejected(
+                422, "invalid request body: nothing from this batch was stored", nul
+            )
     foreign = [
         {"index": i, "field": "agent", "message": f"key belongs to '{key.agent.slug}'"}
         for i, item in enumerate(items)

@@ -45,9 +45,7 @@ class Interaction(models.Model):
 
 
 class Response(models.Model):
-    interaction = models.ForeignKey(
-        Interaction, on_delete=models.CASCADE, related_name="responses"
-    )
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="responses")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
     version = models.ForeignKey(AgentVersion, on_delete=models.CASCADE, related_name="responses")
     served = models.BooleanField(help_text="True: the user saw it. False: shadow, logged only.")

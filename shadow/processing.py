@@ -1,6 +1,7 @@
 """Post-processing of ingested interactions; every step is safe to run twice."""
 
 import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -57,9 +58,7 @@ def interactions_postprocess(*, interaction_ids: list[int]) -> int:
         Response.objects.filter(id__in=claimable, processed_at__isnull=True).update(
             processed_at=timezone.now()
         )
-        responses = list(
-            Response.objects.select_related("interaction").filter(id__in=claimable)
-        )
+        responses = list(Response.objects.select_related("interaction").filter(id__in=claimable))
         version_rollups_add(
             responses=responses,
             slices_of=lambda r: [

@@ -72,5 +72,7 @@ def user_with_role(role: str, username: str | None = None, password: str = "pw")
 
 
 def api_key_for(agent: Agent, scopes: list[str] | None = None) -> str:
-    _, token = api_key_create(agent=agent, name="test", scopes=scopes or ["ingest", "routing", "read"])
+    _, token = api_key_create(
+        agent=agent, name="test", scopes=scopes or ["ingest", "routing", "read"]
+    )
     return token

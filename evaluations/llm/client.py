@@ -6,6 +6,7 @@ backoff and rate caps, so every failure surfaces here at once as one of our erro
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import functools
 import json
@@ -127,7 +128,8 @@ def parse_retry_after(headers: Any, *, now: float | None = None) -> float | None
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        return None
+        # HTTP dates are always GMT; "-0000" parses as naive but means the same thing.
+        when = when.replace(tzinfo=datetime.UTC)
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 

@@ -6,113 +6,247 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('rollouts', '0001_initial'),
+        ("rollouts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('prefix', models.CharField(max_length=16, unique=True)),
-                ('secret_hash', models.CharField(help_text='SHA-256 of the secret part.', max_length=64)),
-                ('scopes', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='rollouts.agent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("prefix", models.CharField(max_length=16, unique=True)),
+                (
+                    "secret_hash",
+                    models.CharField(help_text="SHA-256 of the secret part.", max_length=64),
+                ),
+                ("scopes", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_keys",
+                        to="rollouts.agent",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Interaction',
+            name="Interaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(help_text='Client-chosen idempotency key.', max_length=200)),
-                ('user_ref', models.CharField(blank=True, default='', help_text='Keyed HMAC of the user id, never the id.', max_length=64)),
-                ('conversation', models.CharField(blank=True, default='', max_length=200)),
-                ('input', models.TextField(blank=True, default='')),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('opt_out', models.BooleanField(default=False)),
-                ('slices', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(help_text='When the user asked (client timestamp).')),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('processed_at', models.DateTimeField(blank=True, help_text='Set once slices, rollups and scores are prepared.', null=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='interactions', to='rollouts.agent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(help_text="Client-chosen idempotency key.", max_length=200),
+                ),
+                (
+                    "user_ref",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="Keyed HMAC of the user id, never the id.",
+                        max_length=64,
+                    ),
+                ),
+                ("conversation", models.CharField(blank=True, default="", max_length=200)),
+                ("input", models.TextField(blank=True, default="")),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("opt_out", models.BooleanField(default=False)),
+                ("slices", models.JSONField(blank=True, default=list)),
+                (
+                    "created_at",
+                    models.DateTimeField(help_text="When the user asked (client timestamp)."),
+                ),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "processed_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set once slices, rollups and scores are prepared.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="interactions",
+                        to="rollouts.agent",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Response',
+            name="Response",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('served', models.BooleanField(help_text='True: the user saw it. False: shadow, logged only.')),
-                ('output', models.TextField(blank=True, default='')),
-                ('latency_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('tokens_in', models.PositiveIntegerField(blank=True, null=True)),
-                ('tokens_out', models.PositiveIntegerField(blank=True, null=True)),
-                ('cost_usd', models.DecimalField(blank=True, decimal_places=6, max_digits=12, null=True)),
-                ('error', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('processed_at', models.DateTimeField(blank=True, help_text='Set once counted in rollups and handed to the judges.', null=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rollouts.agent')),
-                ('interaction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='shadow.interaction')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='rollouts.agentversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "served",
+                    models.BooleanField(
+                        help_text="True: the user saw it. False: shadow, logged only."
+                    ),
+                ),
+                ("output", models.TextField(blank=True, default="")),
+                ("latency_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("tokens_in", models.PositiveIntegerField(blank=True, null=True)),
+                ("tokens_out", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "cost_usd",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=12, null=True),
+                ),
+                ("error", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "processed_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set once counted in rollups and handed to the judges.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rollouts.agent",
+                    ),
+                ),
+                (
+                    "interaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responses",
+                        to="shadow.interaction",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responses",
+                        to="rollouts.agentversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Feedback',
+            name="Feedback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.SmallIntegerField(choices=[(1, 'Thumbs up'), (0, 'Neutral'), (-1, 'Thumbs down')])),
-                ('comment', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('interaction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='shadow.interaction')),
-                ('response', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='shadow.response')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "score",
+                    models.SmallIntegerField(
+                        choices=[(1, "Thumbs up"), (0, "Neutral"), (-1, "Thumbs down")]
+                    ),
+                ),
+                ("comment", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "interaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback",
+                        to="shadow.interaction",
+                    ),
+                ),
+                (
+                    "response",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback",
+                        to="shadow.response",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(fields=['agent', '-created_at', '-id'], name='interaction_agent_recent'),
+            model_name="interaction",
+            index=models.Index(
+                fields=["agent", "-created_at", "-id"], name="interaction_agent_recent"
+            ),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(fields=['agent', 'user_ref'], name='interaction_agent_user'),
+            model_name="interaction",
+            index=models.Index(fields=["agent", "user_ref"], name="interaction_agent_user"),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(condition=models.Q(('processed_at__isnull', True)), fields=['received_at'], name='interaction_unprocessed'),
+            model_name="interaction",
+            index=models.Index(
+                condition=models.Q(("processed_at__isnull", True)),
+                fields=["received_at"],
+                name="interaction_unprocessed",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.UniqueConstraint(fields=('agent', 'external_id'), name='interaction_external_id_unique_per_agent'),
+            model_name="interaction",
+            constraint=models.UniqueConstraint(
+                fields=("agent", "external_id"), name="interaction_external_id_unique_per_agent"
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['version', '-created_at'], name='response_version_recent'),
+            model_name="response",
+            index=models.Index(fields=["version", "-created_at"], name="response_version_recent"),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['agent', '-created_at'], name='response_agent_recent'),
+            model_name="response",
+            index=models.Index(fields=["agent", "-created_at"], name="response_agent_recent"),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(condition=models.Q(('processed_at__isnull', True)), fields=['received_at'], name='response_unprocessed'),
+            model_name="response",
+            index=models.Index(
+                condition=models.Q(("processed_at__isnull", True)),
+                fields=["received_at"],
+                name="response_unprocessed",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.UniqueConstraint(fields=('interaction', 'version'), name='response_one_per_version'),
+            model_name="response",
+            constraint=models.UniqueConstraint(
+                fields=("interaction", "version"), name="response_one_per_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.UniqueConstraint(condition=models.Q(('served', True)), fields=('interaction',), name='response_one_served_per_interaction'),
+            model_name="response",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("served", True)),
+                fields=("interaction",),
+                name="response_one_served_per_interaction",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='feedback',
-            constraint=models.CheckConstraint(condition=models.Q(('score__in', [-1, 0, 1])), name='feedback_score_range'),
+            model_name="feedback",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("score__in", [-1, 0, 1])), name="feedback_score_range"
+            ),
         ),
     ]

@@ -27,8 +27,8 @@ from evaluations.llm import (
     judge_equivalence,
     load_prompt,
 )
-from tests.fakes import FakeOpenAI
 from tests.fakes.judge_rules import data_blocks
+from tests.fakes.openai_server import FakeOpenAI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "fake-judge"
@@ -165,7 +165,7 @@ def test_retry_after_http_date_becomes_seconds(fake: FakeOpenAI, client: LLMClie
     with pytest.raises(TransientLLMError) as caught:
         client.chat_json(messages=JSON_ASK, max_tokens=50)
 
-    assert 50 <= caught.value.retry_after <= 61
+    assert caught.value.retry_after == pytest.approx(60, abs=10)
 
 
 def test_server_error_is_transient(fake: FakeOpenAI, client: LLMClient) -> None:
@@ -199,6 +199,27 @@ def test_status_window_ends_after_its_duration(fake: FakeOpenAI, client: LLMClie
     time.sleep(0.4)
 
     assert client.chat_json(messages=JSON_ASK, max_tokens=50).data
+
+
+def _statuses_of_calls(fake: FakeOpenAI, client: LLMClient, *, calls: int) -> list[int]:
+    for _ in range(calls):
+        with contextlib.suppress(TransientLLMError):
+            client.chat_json(messages=JSON_ASK, max_tokens=50)
+    return [request["status"] for request in fake.requests()]
+
+
+def test_error_rate_fails_some_calls_but_not_all(fake: FakeOpenAI, client: LLMClient) -> None:
+    fake.configure(error_rate=0.5, seed=7)
+
+    assert set(_statuses_of_calls(fake, client, calls=12)) == {200, 500}
+
+
+def test_intermittent_errors_repeat_for_the_same_seed(fake: FakeOpenAI, client: LLMClient) -> None:
+    fake.configure(error_rate=0.5, seed=7)
+    first = _statuses_of_calls(fake, client, calls=12)
+    fake.reset(error_rate=0.5, seed=7)
+
+    assert _statuses_of_calls(fake, client, calls=12) == first
 
 
 def test_invalid_api_key_is_permanent(fake: FakeOpenAI) -> None:
@@ -406,7 +427,7 @@ def test_other_process_sees_behaviour_set_by_test(fake: FakeOpenAI) -> None:
 def test_other_process_can_reconfigure_server(fake: FakeOpenAI, client: LLMClient) -> None:
     _run_python(
         f"""
-        from tests.fakes import FakeOpenAI
+        from tests.fakes.openai_server import FakeOpenAI
         FakeOpenAI.connect({fake.base_url!r}).configure(script=[{{"status": 503}}])
         """
     )

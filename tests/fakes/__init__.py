@@ -1,5 +1,4 @@
-"""Local stand-ins for external services, usable across processes in tests and demos."""
+"""Local stand-ins for external services, usable across processes in tests and demos.
 
-from tests.fakes.openai_server import FakeOpenAI
-
-__all__ = ["FakeOpenAI"]
+Import from the modules (``tests.fakes.openai_server``) so ``python -m`` can run them directly.
+"""
