@@ -9,6 +9,8 @@ mkdir -p var/broker/out var/broker/processed
 .venv/bin/python manage.py createcachetable
 key=$(.venv/bin/python manage.py seed_demo 2>/dev/null | tail -n1)
 port=${PORT:-8000}
+# honcho hands every process its own PORT, so the web port travels under another name.
+export WEB_PORT=$port
 db="SQLite (var/shadowstage.sqlite3)"; [ -n "${DATABASE_URL:-}" ] && db="$DATABASE_URL"
 broker="embedded (var/broker)"; [ -n "${CELERY_BROKER_URL:-}" ] && broker="$CELERY_BROKER_URL"
 cat <<MSG

@@ -41,7 +41,8 @@ def interactions_postprocess(*, interaction_ids: list[int]) -> int:
 
     with transaction.atomic():
         fresh = list(
-            Interaction.objects.select_for_update(skip_locked=True)
+            # of=("self",): lock only the interaction rows, never the shared agent row.
+            Interaction.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
             .select_related("agent")
             .filter(id__in=interaction_ids, processed_at__isnull=True)
         )
@@ -49,7 +50,7 @@ def interactions_postprocess(*, interaction_ids: list[int]) -> int:
             interactions_slice(interactions=fresh)
         # Claiming with a conditional update makes a redelivered task count nothing twice.
         claimable = list(
-            Response.objects.select_for_update(skip_locked=True)
+            Response.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(interaction_id__in=interaction_ids, processed_at__isnull=True)
             .values_list("id", flat=True)
         )
