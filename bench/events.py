@@ -74,9 +74,10 @@ class Worker:
             cwd=ROOT, env=dict(os.environ), stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while b"ready." not in self.log_path.read_bytes():
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"worker did not start; see {self.log_path}")
             time.sleep(0.2)
 

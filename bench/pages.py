@@ -116,16 +116,21 @@ def prepare(label: str, n: int):
     return client, round(seconds, 1)
 
 
-def get(client, path: str) -> float:
-    started = time.perf_counter()
+def get(client, path: str) -> tuple[float, float]:
+    """(wall ms, CPU ms of this process) for one request."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     response = client.get(path)
     elapsed = (time.perf_counter() - started) * 1000
+    cpu = (time.process_time() - cpu_started) * 1000
     assert response.status_code == 200, (path, response.status_code)
-    return elapsed
+    return elapsed, cpu
 
 
 def measure(clients: dict) -> dict[str, dict[str, dict[str, float]]]:
     samples: dict[str, dict[str, list[float]]] = {
+        label: {page: [] for page in PAGES} for label in clients
+    }
+    cpu: dict[str, dict[str, list[float]]] = {
         label: {page: [] for page in PAGES} for label in clients
     }
     for round_number in range(WARMUP + REQUESTS):
@@ -133,9 +138,10 @@ def measure(clients: dict) -> dict[str, dict[str, dict[str, float]]]:
             use_database(label)
             get(client, "/")  # reconnect outside the timed requests
             for page, path in PAGES.items():
-                elapsed = get(client, path)
+                elapsed, cpu_ms = get(client, path)
                 if round_number >= WARMUP:
                     samples[label][page].append(elapsed)
+                    cpu[label][page].append(cpu_ms)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for label, pages in samples.items():
         out[label] = {}
@@ -144,6 +150,9 @@ def measure(clients: dict) -> dict[str, dict[str, dict[str, float]]]:
             out[label][page] = {
                 "p50": round(statistics.median(values), 1),
                 "p95": round(values[int(0.95 * (len(values) - 1))], 1),
+                # Python time of the request alone: what the page costs on an idle machine,
+                # minus the database's share.
+                "cpu_p50": round(statistics.median(cpu[label][page]), 1),
             }
             log(f"  {label:5s} {page:13s} p50 {out[label][page]['p50']:7.1f} ms   "
                 f"p95 {out[label][page]['p95']:7.1f} ms")  # fmt: skip
@@ -184,6 +193,10 @@ def main() -> None:
         large_key: {page: results["large"][page]["p50"] for page in PAGES},
         "p95_ms_10k": {page: results["small"][page]["p95"] for page in PAGES},
         large_key.replace("p50", "p95"): {page: results["large"][page]["p95"] for page in PAGES},
+        "cpu_p50_ms_10k": {page: results["small"][page]["cpu_p50"] for page in PAGES},
+        large_key.replace("p50_ms", "cpu_p50_ms"): {
+            page: results["large"][page]["cpu_p50"] for page in PAGES
+        },
         "worst_ratio": round(max(ratios.values()), 2),
         "ratios": {page: round(r, 2) for page, r in ratios.items()},
         "interactions": sizes,

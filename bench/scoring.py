@@ -30,8 +30,38 @@ REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
 OFFLINE_KINDS = ("refusal", "pii_leak", "prompt_injection", "budget")
 WORKER_CONCURRENCY = 2
 LLM_LATENCY_S = 0.1
-LLM_BATCH, LLM_THREADS = 16, 4
-WORDS = ["account", "billing", "refund", "shipping", "parcel", "invoice", "password", "reset", "delivery", "order", "the", "your", "please", "we", "can", "you", "to", "is", "a", "for", "and", "of", "in", "on", "with", "support", "team", "today", "help"]
+LLM_BATCH, LLM_THREADS = 32, 4
+WORDS = [
+    "account",
+    "billing",
+    "refund",
+    "shipping",
+    "parcel",
+    "invoice",
+    "password",
+    "reset",
+    "delivery",
+    "order",
+    "the",
+    "your",
+    "please",
+    "we",
+    "can",
+    "you",
+    "to",
+    "is",
+    "a",
+    "for",
+    "and",
+    "of",
+    "in",
+    "on",
+    "with",
+    "support",
+    "team",
+    "today",
+    "help",
+]
 
 os.environ.update(
     {
@@ -138,24 +168,40 @@ def seed(*, interactions: int) -> tuple:
     return agent, judges
 
 
-def scores_reset(*, judges, kinds: tuple[str, ...] | None = None) -> list[list[int]]:
-    """Fresh pending scores for every response; returns the batches the pipeline would send."""
-    from evaluations.judges import judge_instance
-    from evaluations.models import Flag, JudgeDailyUsage, Score, ScoreRollup
-    from evaluations.scoring import batch_size_for
-    from shadow.models import Response
+def scores_truncate() -> None:
+    from django.db import connection
 
-    Flag.objects.all().delete()
-    ScoreRollup.objects.all().delete()
-    JudgeDailyUsage.objects.all().delete()
-    Score.objects.all().delete()
-    responses = list(Response.objects.values_list("id", "interaction_id"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE evaluations_flag, evaluations_scorerollup, evaluations_judgedailyusage, "
+            "evaluations_score, rollouts_event CASCADE"
+        )
+
+
+def scores_reset(*, judges) -> list[list[int]]:
+    """Fresh pending scores for every response; returns the batches the pipeline would send.
+
+    Set-based SQL: the bench measures scoring, not the ORM creating 80,000 rows.
+    """
+    from django.db import connection
+
+    from evaluations.judges import judge_instance
+    from evaluations.models import Score
+    from evaluations.scoring import batch_size_for
+
+    scores_truncate()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO evaluations_score (judge_id, interaction_id, response_id, status, "
+            "verdict, label, rationale, details, attempts, last_error, tokens_in, tokens_out, "
+            "cost_usd, created_at, updated_at, claim) "
+            "SELECT j.id, r.interaction_id, r.id, 'pending', '', '', '', '{}', 0, '', 0, 0, 0, "
+            "now(), now(), '' FROM shadow_response r CROSS JOIN evaluations_judge j "
+            "WHERE j.id = ANY(%s) ORDER BY j.id, r.id",
+            [[judge.id for judge in judges]],
+        )
     batches = []
     for judge in judges:
-        Score.objects.bulk_create(
-            [Score(judge=judge, interaction_id=i, response_id=r) for r, i in responses],
-            batch_size=5000,
-        )
         ids = sorted(Score.objects.filter(judge=judge).values_list("id", flat=True))
         size = batch_size_for(judge=judge, kind=judge_instance(judge))
         batches += [ids[start : start + size] for start in range(0, len(ids), size)]
@@ -262,6 +308,31 @@ def fake_server_start() -> tuple[subprocess.Popen, str]:
     return proc, match.group(1)
 
 
+def client_only_per_s(*, base_url: str, threads: int, calls: int) -> float:
+    """Baseline: the judge call alone from ``threads`` threads, same server and prompt."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from evaluations.judges import judge_kind
+    from shadow.models import Interaction, Response
+
+    judge = judge_kind("llm_rubric")(
+        params={"base_url": base_url, "api_key": "bench", "model": "fake-judge"}
+    )
+    answer = Response.objects.order_by("id").first()
+    interaction = Interaction.objects.get(pk=answer.interaction_id)
+
+    def call(_: int) -> None:
+        judge.score(interaction=interaction, response=answer)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(call, range(threads)))  # connections warm, like a running worker's
+        started = time.perf_counter()
+        list(pool.map(call, range(calls)))
+    per_s = calls / (time.perf_counter() - started)
+    log(f"(b) baseline: bare calls from {threads} threads: {per_s:.1f}/s")
+    return per_s
+
+
 def bench_llm(*, agent, scores: int) -> dict:
     from evaluations.models import Judge, Score
     from shadow.models import Response
@@ -280,7 +351,7 @@ def bench_llm(*, agent, scores: int) -> dict:
                 "concurrency": LLM_THREADS,
             },
         )
-        Score.objects.all().delete()
+        scores_truncate()
         answers = Response.objects.order_by("id").values_list("id", "interaction_id")[:scores]
         Score.objects.bulk_create(
             [Score(judge=judge, interaction_id=i, response_id=r) for r, i in answers]
@@ -288,6 +359,7 @@ def bench_llm(*, agent, scores: int) -> dict:
         ids = sorted(Score.objects.values_list("id", flat=True))
         batches = [ids[start : start + LLM_BATCH] for start in range(0, len(ids), LLM_BATCH)]
         concurrency = WORKER_CONCURRENCY * LLM_THREADS
+        client_only = client_only_per_s(base_url=base_url, threads=concurrency, calls=len(ids))
         log(f"(b) llm_rubric: {len(ids)} scores, {concurrency} calls in flight, 100 ms each")
         elapsed = celery_run(batches, total=len(ids))
         failed = Score.objects.filter(status="failed").count()
@@ -304,6 +376,8 @@ def bench_llm(*, agent, scores: int) -> dict:
         "concurrency": concurrency,
         "per_s": round(throughput, 1),
         "efficiency": round(throughput / ideal, 3),
+        # The same calls from bare threads, no Celery or database: what this machine allows.
+        "client_only_efficiency": round(client_only / ideal, 3),
     }
 
 
@@ -325,10 +399,14 @@ def main() -> None:
     from django.core.management import call_command
 
     try:
+        started = time.perf_counter()
         log(f"migrating {DB}")
         call_command("migrate", verbosity=0)
+        log(f"seeding {responses} responses ({time.perf_counter() - started:.0f}s)")
         agent, judges = seed(interactions=responses // 2)
+        log(f"starting a worker ({time.perf_counter() - started:.0f}s)")
         worker = worker_start(concurrency=WORKER_CONCURRENCY)
+        log(f"worker ready ({time.perf_counter() - started:.0f}s)")
         try:
             offline = bench_offline(judges=judges, responses=responses)
             llm = bench_llm(agent=agent, scores=llm_scores)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -44,6 +45,19 @@ def usage_add(
 ) -> None:
     """Add spend to today's row; call inside the transaction that records the scores."""
     day = utc_today(now)
+    if connection.vendor == "postgresql":
+        table = JudgeDailyUsage._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} AS u (judge_id, day, calls, tokens_in, tokens_out, cost_usd) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT ON CONSTRAINT judgeusage_once_per_day DO UPDATE SET "
+                "calls = u.calls + EXCLUDED.calls, tokens_in = u.tokens_in + EXCLUDED.tokens_in, "
+                "tokens_out = u.tokens_out + EXCLUDED.tokens_out, "
+                "cost_usd = u.cost_usd + EXCLUDED.cost_usd",
+                [judge_id, day, calls, tokens_in, tokens_out, cost_usd],
+            )
+        return
     JudgeDailyUsage.objects.bulk_create(
         [JudgeDailyUsage(judge_id=judge_id, day=day)], ignore_conflicts=True
     )

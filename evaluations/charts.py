@@ -138,7 +138,9 @@ def difference_figure(*, pointwise: list[dict], margin: float, confidence: float
     )
 
 
-def win_rate_timeline_figure(*, timeline: list[dict], margin: float, confidence: float) -> dict:
+def win_rate_timeline_figure(
+    *, timeline: list[dict], margin: float, confidence: float, window: tuple[str, str]
+) -> dict:
     """Cumulative win rate of the candidate with its interval band, per pairwise judge."""
     data: list[dict] = []
     values: list[float] = []
@@ -154,7 +156,7 @@ def win_rate_timeline_figure(*, timeline: list[dict], margin: float, confidence:
              "name": f"{confidence:.0%} CI", "hoverinfo": "skip"},
             {"type": "scatter", "x": times, "y": [p["estimate"] for p in points],
              "mode": "lines+markers", "line": {"color": COLOR_B, "width": 2},
-             "marker": {"size": 4}, "customdata": [p["n"] for p in points],
+             "marker": {"size": 6}, "customdata": [p["n"] for p in points],
              "name": f"{series['judge']}: win rate",
              "hovertemplate": "%{y:.1%} (n=%{customdata:,})<extra></extra>"},
         ]  # fmt: skip
@@ -165,6 +167,8 @@ def win_rate_timeline_figure(*, timeline: list[dict], margin: float, confidence:
         data=data,
         title="Cumulative pairwise win rate of the candidate (ties count half)",
         yaxis={"range": [low, high], "tickformat": ".0%"},
+        # The whole window, so a young comparison reads as "only the last hours so far".
+        xaxis={"type": "date", "range": list(window)},
         height=320,
         margin={"l": 56, "r": 16, "t": 40, "b": 80},
         shapes=[
@@ -261,7 +265,10 @@ def comparison_figures(*, summary: dict, margin: float) -> dict[str, dict]:
     figures: dict[str, dict] = {}
     if any(s["points"] for s in summary["timeline"]):
         figures["chart-win-rate"] = win_rate_timeline_figure(
-            timeline=summary["timeline"], margin=margin, confidence=confidence
+            timeline=summary["timeline"],
+            margin=margin,
+            confidence=confidence,
+            window=(summary["since"], summary["until"]),
         )
     if summary["pairwise"]:
         figures["chart-outcomes"] = outcome_figure(pairwise=summary["pairwise"])

@@ -385,15 +385,15 @@ def agents_overview(*, now: datetime | None = None) -> list[dict]:
         .annotate(n=Sum("n"))
     )
     paired_n: dict[int, int] = defaultdict(int)
-    for row in paired_rows:
-        paired_n[row["agent_id"]] = max(paired_n[row["agent_id"]], row["n"] or 0)
+    for paired in paired_rows:
+        paired_n[paired["agent_id"]] = max(paired_n[paired["agent_id"]], paired["n"] or 0)
     flags: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in (
+    for flag_count in (
         Flag.objects.filter(status=Flag.Status.OPEN)
         .values("agent_id", "severity")
         .annotate(count=Count("id"))
     ):
-        flags[row["agent_id"]][row["severity"]] = row["count"]
+        flags[flag_count["agent_id"]][flag_count["severity"]] = flag_count["count"]
     traffic = dict(
         VersionRollup.objects.filter(
             slice=ALL_TRAFFIC, served__gt=0, bucket__gte=now - timedelta(hours=24)

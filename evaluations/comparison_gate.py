@@ -18,12 +18,12 @@ def gate_panel(*, agent: Agent, summary: dict) -> dict:
         and rollout.production_id == summary["version_a"]["id"]
         and rollout.candidate_id == summary["version_b"]["id"]
     )
-    if is_live_pair:
+    if is_live_pair and rollout is not None:
         try:
             from rollouts.gates import gate_evaluate
         except ImportError:
-            gate_evaluate = None
-        if gate_evaluate is not None:
+            return _raw_checks(agent=agent, rollout=rollout, summary=summary)
+        else:
             result = gate_evaluate(rollout=rollout)
             return {
                 "source": "gate",

@@ -133,11 +133,11 @@ def version_sums(
         bucket__lt=until,
     )
     out: dict[tuple[int, str], dict] = {}
-    for row in cells.values("version_id", "slice").annotate(
+    for version_id, slice_name, *counters in cells.values_list("version_id", "slice").annotate(
         **{name: Sum(name) for name in VERSION_COUNTERS}
     ):
-        out[(row.pop("version_id"), row.pop("slice"))] = {
-            **row,
+        out[(version_id, slice_name)] = {
+            **dict(zip(VERSION_COUNTERS, counters, strict=True)),
             "latency_histogram": np.zeros(LATENCY_BINS, dtype=np.int64),
         }
     for key, counts in histogram_totals(

@@ -87,13 +87,13 @@ def judges_health_rows(*, agent: Agent | None = None, full: bool = True) -> Heal
 
 def _basic_health(*, agent: Agent | None) -> list[dict]:
     """Paused state, queue and lag from the Judge rows and the open-work index of Score."""
-    judges = Judge.objects.select_related("agent").order_by("agent__slug", "name")
+    query = Judge.objects.select_related("agent").order_by("agent__slug", "name")
     if agent is not None:
-        judges = judges.filter(agent=agent)
-    judges = list(judges)
+        query = query.filter(agent=agent)
+    judges = list(query)
     ids = [j.pk for j in judges]
-    waiting = {
-        row["judge_id"]: row
+    waiting: dict[int, dict[str, Any]] = {
+        row["judge_id"]: dict(row)
         for row in Score.objects.filter(
             judge_id__in=ids, status__in=(Score.Status.PENDING, Score.Status.RUNNING)
         )

@@ -219,5 +219,8 @@ def failures_reset(*, judge_id: int) -> None:
 
 
 def _cache_incr_lasting(key: str) -> int:
+    # The streak lasts an hour past its latest failure, so a long outage keeps backing off.
     cache.add(key, 0, timeout=3600)
-    return cache.incr(key)
+    count = cache.incr(key)
+    cache.touch(key, 3600)
+    return count

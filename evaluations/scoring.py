@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 # Celery may start a countdown task a moment before the row's next-try time.
 DUE_TOLERANCE = timedelta(seconds=1)
 OFFLINE_BATCH = 500
-DEFAULT_LLM_BATCH = 16
+DEFAULT_LLM_BATCH = 32
 # Calls in flight at once per task; a batch larger than this amortises the task's database
 # work over several rounds of network waiting.
 DEFAULT_LLM_THREADS = 4
@@ -266,7 +266,7 @@ def _run_llm(
             chunk.append(outcome)
         # Record what has come back while the rest is still in flight; everything that
         # completes meanwhile goes into the next, larger write.
-        if in_flight and len(chunk) >= threads:
+        if in_flight and len(chunk) >= 2 * threads:
             finish(chunk)
             chunk = []
     finish(chunk + waiting)
@@ -403,7 +403,7 @@ _DONE_FIELDS = (
 )
 
 
-# SQL types of the columns written in bulk, for PostgreSQL's unnest().
+# SQL types of the columns written in bulk, for PostgreSQL's jsonb_to_recordset().
 _COLUMN_TYPES = {
     "status": "text",
     "value": "float8",
@@ -427,33 +427,25 @@ def _rows_write(*, rows: list[Score], fields: tuple[str, ...]) -> None:
     """Write these fields of many rows in one statement.
 
     Django's bulk_update builds a CASE expression per field and row, which costs more CPU
-    than the judging itself; on PostgreSQL the rows travel as one array per column instead.
+    than the judging itself; on PostgreSQL the rows travel as one JSON document instead.
     """
     if not rows:
         return
     if connection.vendor != "postgresql":
         Score.objects.bulk_update(rows, list(fields))
         return
-    columns = [Score._meta.get_field(name).column for name in fields]
-    arrays: list[list[Any]] = [[row.pk for row in rows]]
-    for name in fields:
-        values = [getattr(row, name) for row in rows]
-        if _COLUMN_TYPES[name] == "jsonb":
-            values = [json.dumps(v, cls=DjangoJSONEncoder) for v in values]
-        arrays.append(values)
-    casts = ["int8", *(_COLUMN_TYPES[name] for name in fields)]
-    unnest = ", ".join(f"%s::{'text' if kind == 'jsonb' else kind}[]" for kind in casts)
-    aliases = ", ".join(f"c{i}" for i in range(len(casts)))
-    assignments = ", ".join(
-        f"{column} = v.c{i + 1}{'::jsonb' if _COLUMN_TYPES[name] == 'jsonb' else ''}"
-        for i, (name, column) in enumerate(zip(fields, columns, strict=True))
+    document = json.dumps(
+        [{"id": row.pk, **{name: getattr(row, name) for name in fields}} for row in rows],
+        cls=DjangoJSONEncoder,
     )
-    table = Score._meta.db_table
+    columns = {name: Score._meta.get_field(name).column for name in fields}
+    record = ", ".join(["id int8", *(f"{name} {_COLUMN_TYPES[name]}" for name in fields)])
+    assignments = ", ".join(f"{columns[name]} = v.{name}" for name in fields)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS s SET {assignments} "  # noqa: S608 - our own column names
-            f"FROM unnest({unnest}) AS v({aliases}) WHERE s.id = v.c0",
-            arrays,
+            f"UPDATE {Score._meta.db_table} AS s SET {assignments} "  # noqa: S608 - our names
+            f"FROM jsonb_to_recordset(%s::jsonb) AS v({record}) WHERE s.id = v.id",
+            [document],
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -135,7 +136,9 @@ class SyntheticLoader:
     ) -> None:
         self.agent, self.rollout = agent, rollout
         self.rubric, self.pairwise = rubric, pairwise
-        self.versions = {"a": rollout.production_id, "b": rollout.candidate_id}
+        if rollout.production_id is None or rollout.candidate_id is None:
+            raise ValueError("the rollout needs a production and a candidate version")
+        self.versions: dict[str, int] = {"a": rollout.production_id, "b": rollout.candidate_id}
         self.rng = np.random.default_rng(seed)
         # The rows are consistent by construction; per-row foreign-key triggers would double
         # the load time. Only a superuser may switch them off, so check otherwise.
@@ -326,7 +329,6 @@ class SyntheticLoader:
 
     def write_rollups(self) -> None:
         """Store the summed cells, folding in what this agent's window already held."""
-        cells = {"agent": self.agent, "first_hour": self.first_hour}
         with transaction.atomic():
             stored_scores = ScoreRollup.objects.filter(
                 agent=self.agent,
@@ -340,8 +342,8 @@ class SyntheticLoader:
             merged_ops = [r.pk for r in stored_ops if self.rollups.merge_ops(r, self)]
             ScoreRollup.objects.filter(pk__in=merged_scores).delete()
             VersionRollup.objects.filter(pk__in=merged_ops).delete()
-            ScoreRollup.objects.bulk_create(self.rollups.score_rows(self, **cells), batch_size=2000)
-            VersionRollup.objects.bulk_create(self.rollups.ops_rows(self, **cells), batch_size=2000)
+            ScoreRollup.objects.bulk_create(self.rollups.score_rows(self), batch_size=2000)
+            VersionRollup.objects.bulk_create(self.rollups.ops_rows(self), batch_size=2000)
         with connection.cursor() as cursor:
             for model in (Interaction, Response, Score, Flag):
                 table = model._meta.db_table
@@ -468,7 +470,8 @@ class _Rollups:
         ops["histogram"][cell][: len(histogram)] += np.asarray(histogram, dtype=np.int64)
         return True
 
-    def score_rows(self, loader: SyntheticLoader, *, agent: Agent, first_hour: datetime):
+    def score_rows(self, loader: SyntheticLoader) -> Iterator[ScoreRollup]:
+        agent, first_hour = loader.agent, loader.first_hour
         a, b = loader.versions["a"], loader.versions["b"]
         cells = [
             (loader.rubric.pk, a, a, "pointwise", self.pointwise["a"]),
@@ -476,7 +479,7 @@ class _Rollups:
             (loader.rubric.pk, b, a, "paired", self.paired),
             (loader.pairwise.pk, b, a, "pairwise", self.pairwise),
         ]
-        occupied = sum(sums["n"] for *_, sums in cells)
+        occupied = np.sum([sums["n"] for *_, sums in cells], axis=0)
         for s, h in zip(*np.nonzero(occupied), strict=True):
             bucket = first_hour + timedelta(hours=int(h))
             for judge_id, version, baseline, kind, sums in cells:
@@ -492,7 +495,8 @@ class _Rollups:
                     **extra,
                 )  # fmt: skip
 
-    def ops_rows(self, loader: SyntheticLoader, *, agent: Agent, first_hour: datetime):
+    def ops_rows(self, loader: SyntheticLoader) -> Iterator[VersionRollup]:
+        agent, first_hour = loader.agent, loader.first_hour
         for side in SIDES:
             ops = self.ops[side]
             for s, h in zip(*np.nonzero(ops["responses"]), strict=True):

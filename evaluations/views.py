@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
 
 from evaluations import dashboard_data
 from evaluations.charts import comparison_figures
@@ -35,6 +36,13 @@ from evaluations.services import (
 from rollouts.models import Agent, AgentVersion, Rollout
 from rollouts.roles import role_required, user_roles
 
+
+class HtmxHttpRequest(HttpRequest):
+    """What django_htmx's middleware adds to every request (for type checking)."""
+
+    htmx: HtmxDetails
+
+
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 DEFAULT_WINDOW = "7d"
 REVIEW_TABS = (Flag.Status.OPEN.value, Flag.Status.ESCALATED.value)
@@ -46,7 +54,7 @@ REVIEW_TABS = (Flag.Status.OPEN.value, Flag.Status.ESCALATED.value)
 @require_GET
 @role_required("viewer")
 @vary_on_headers("HX-Request")
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: HtmxHttpRequest) -> HttpResponse:
     rows = agents_overview()
     health = dashboard_data.judges_health_rows(full=False)
     for row in rows:
@@ -116,7 +124,7 @@ def _pick_versions(
 @require_GET
 @role_required("viewer")
 @vary_on_headers("HX-Request")
-def compare(request: HttpRequest, slug: str) -> HttpResponse:
+def compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     agent = get_object_or_404(Agent, slug=slug)
     rollout = Rollout.objects.select_related("production", "candidate").filter(agent=agent).first()
     versions = list(agent.versions.order_by("created_at"))
@@ -192,7 +200,7 @@ def _review_items(flags: list[Flag]) -> list[dict]:
 @require_GET
 @role_required("viewer")
 @vary_on_headers("HX-Request")
-def review(request: HttpRequest) -> HttpResponse:
+def review(request: HtmxHttpRequest) -> HttpResponse:
     tab = request.GET.get("tab", Flag.Status.OPEN)
     if tab not in REVIEW_TABS:
         tab = Flag.Status.OPEN
@@ -234,7 +242,7 @@ def _may_decide(request: HttpRequest, flag: Flag) -> bool:
 
 @require_POST
 @role_required("reviewer")
-def review_decide(request: HttpRequest, flag_id: int) -> HttpResponse:
+def review_decide(request: HtmxHttpRequest, flag_id: int) -> HttpResponse:
     flag = get_object_or_404(Flag, pk=flag_id)
     if not _may_decide(request, flag):
         raise PermissionDenied("escalated flags are decided by an operator")

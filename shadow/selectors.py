@@ -211,36 +211,27 @@ def interactions_page(
 
 
 def _hydrate(ids: list[int]) -> list[Interaction]:
-    """Load the page's rows with their responses, done scores and flags (a few queries)."""
-    found = {
-        i.id: i
-        for i in Interaction.objects.filter(id__in=ids)
-        .select_related("agent")
-        .prefetch_related(
-            Prefetch(
-                "responses",
-                queryset=Response.objects.select_related("version")
-                .defer("output")
-                .order_by("-served", "id"),
-            ),
-            Prefetch(
-                "scores",
-                queryset=Score.objects.filter(status=Score.Status.DONE)
-                .select_related("judge", "response__version")
-                .only(
-                    "id",
-                    "interaction_id",
-                    "judge__name",
-                    "response__version__name",
-                    "value",
-                    "verdict",
-                    "label",
-                )
-                .order_by("judge__name"),
-            ),
-            Prefetch("flags", queryset=Flag.objects.only("id", "interaction_id", "status")),
-        )
+    """The page's rows with what the list shows of their answers, verdicts and flags.
+
+    The related rows come as plain dicts (`response_rows`, `score_rows`, `flag_rows`): a
+    page holds a few hundred of them, and model instances would cost more than the queries.
+    """
+    found = {i.id: i for i in Interaction.objects.filter(id__in=ids).select_related("agent")}
+    related = {
+        "response_rows": Response.objects.filter(interaction_id__in=ids)
+        .order_by("-served", "id")
+        .values("interaction_id", "version__name", "served", "latency_ms", "error"),
+        "score_rows": Score.objects.filter(interaction_id__in=ids, status=Score.Status.DONE)
+        .order_by("judge__name")
+        .values("interaction_id", "judge__name", "response__version__name", "value", "verdict"),
+        "flag_rows": Flag.objects.filter(interaction_id__in=ids).values("interaction_id", "status"),
     }
+    for interaction in found.values():
+        for name in related:
+            setattr(interaction, name, [])
+    for name, rows in related.items():
+        for row in rows:
+            getattr(found[row["interaction_id"]], name).append(row)
     return [found[pk] for pk in ids if pk in found]
 
 

@@ -12,14 +12,22 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
 
 from evaluations.models import Judge
 from rollouts.models import Agent, AgentVersion, Rollout
 from rollouts.roles import role_required
 from shadow import selectors
-from shadow.models import Interaction
+from shadow.models import Interaction, Response
 from shadow.selectors import Cursor, InteractionFilters
 from shadow.textdiff import similarity, word_diff
+
+
+class HtmxHttpRequest(HttpRequest):
+    """What django_htmx's middleware adds to every request (for type checking)."""
+
+    htmx: HtmxDetails
+
 
 CURSOR_PARAMS = ("after", "before")
 MAX_QUERY_CHARS = 200
@@ -79,7 +87,7 @@ def _query_without_cursor(params: QueryDict) -> str:
 @require_GET
 @role_required("viewer")
 @vary_on_headers("HX-Request")
-def interaction_list(request: HttpRequest) -> HttpResponse:
+def interaction_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = filters_from_query(request.GET)
     after = Cursor.decode(request.GET.get("after", ""))
     before = None if after else Cursor.decode(request.GET.get("before", ""))
@@ -221,7 +229,7 @@ def interaction_export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     return response
 
 
-def _sides(interaction: Interaction) -> tuple[object | None, object | None, list]:
+def _sides(interaction: Interaction) -> tuple[Response | None, Response | None, list[Response]]:
     """(production side, shadow side, every response) for the side-by-side view.
 
     The served answer is the production side; the other side is the rollout candidate's

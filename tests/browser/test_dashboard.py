@@ -107,9 +107,11 @@ def test_compare_page_draws_its_charts_from_this_server_only(site, browser):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on(
         "request",
-        lambda r: foreign.append(r.url)
-        if urlparse(r.url).netloc not in (host, "") and not r.url.startswith("data:")
-        else None,
+        lambda r: (
+            foreign.append(r.url)
+            if urlparse(r.url).netloc not in (host, "") and not r.url.startswith("data:")
+            else None
+        ),
     )
     page.goto(f"{site['url']}/agents/support-bot/compare/")
     page.wait_for_load_state("networkidle")
@@ -138,7 +140,9 @@ def test_reviewer_clears_three_flags_with_the_keyboard(site, browser):
         expect(page.locator(".flag-item")).to_have_count(before - 1)
     expect(page.locator("#queue-empty")).to_be_visible()
     shoot(page, "review-cleared")
-    statuses = sorted(Flag.objects.filter(pk__in=[f.pk for f in flags]).values_list("status", flat=True))
+    statuses = sorted(
+        Flag.objects.filter(pk__in=[f.pk for f in flags]).values_list("status", flat=True)
+    )
     assert statuses == ["confirmed", "dismissed", "escalated"]
 
 

@@ -83,7 +83,9 @@ def scored_pair(
             value={"win": 1.0, "tie": 0.5, "loss": 0.0}[verdict],
             verdict=verdict,
             details={"position_inconsistent": inconsistent},
-            rationale={"win": "Candidate wins.", "tie": "A tie.", "loss": "Candidate loses."}[verdict],
+            rationale={"win": "Candidate wins.", "tie": "A tie.", "loss": "Candidate loses."}[
+                verdict
+            ],
         ),
     ]
     score_rollups_add(scores=scores)

@@ -140,6 +140,14 @@ def test_running_scores_marks_them_done_with_values(agent):
     assert set(Score.objects.values_list("status", flat=True)) == {"done"}
 
 
+def test_done_scores_keep_label_and_details(agent):
+    _judges(agent, kinds=("pii_leak",))
+    _ingest(agent, [batch_item("req-1", agent=SLUG, candidate="Mail jane.doe@example.com")])
+    _run_all()
+    score = Score.objects.get(response__version__name="v2")
+    assert (score.label, score.details["leaks"][0]["kind"]) == ("pii:email", "email")
+
+
 def test_a_second_run_of_the_same_batch_scores_nothing(agent):
     _judges(agent)
     _ingest(agent, [batch_item("req-1", agent=SLUG)])

@@ -250,4 +250,6 @@ def test_histogram_sums_agree_between_the_database_and_python_paths(rollout, mon
     in_database = comparison_rollups.histogram_totals(cells, **args)
     monkeypatch.setattr(comparison_rollups, "connection", SimpleNamespace(vendor="sqlite"))
     in_python = comparison_rollups.histogram_totals(cells, **args)
-    assert {k: list(v) for k, v in in_database.items()} == {k: list(v) for k, v in in_python.items()}
+    assert {k: list(v) for k, v in in_database.items()} == {
+        k: list(v) for k, v in in_python.items()
+    }

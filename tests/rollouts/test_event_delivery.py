@@ -198,9 +198,14 @@ def test_promoting_the_candidate_delivers_a_signed_version_promoted(
     receiver,  # noqa: F811
     events_worker,  # noqa: F811
 ):
+    from django.contrib.auth.models import Group
+
+    from rollouts.roles import ROLE_ORDER
     from rollouts.services import rollout_promote
     from tests.factories import RolloutFactory, user_with_role
 
+    for name in ROLE_ORDER:  # transactional tests flush tables, the migration's groups included
+        Group.objects.get_or_create(name=name)
     rollout = RolloutFactory(agent=AgentFactory(slug="support-bot"))
     subscribe(rollout.agent, receiver, types=["version.promoted"])
     rollout_promote(
