@@ -67,7 +67,7 @@ class ResponseFactory(factory.django.DjangoModelFactory):
 
 def user_with_role(role: str, username: str | None = None, password: str = "pw") -> User:
     user = User.objects.create_user(username=username or f"{role}-user", password=password)
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 

@@ -165,8 +165,8 @@ def celery_broker(url: str) -> Iterator[None]:
     from config.celery_app import app
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # Only forget the pools: kombu keeps them per broker URL, and closing one would
+        # leave later tests acquiring from a closed pool.
         app._pool = None
         app.amqp._producer_pool = None
 

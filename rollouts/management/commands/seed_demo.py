@@ -49,7 +49,7 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.is_staff = role == "operator"
                 user.save()
-                user.groups.set([Group.objects.get(name=role)])
+                user.groups.set([Group.objects.get_or_create(name=role)[0]])
             admin, _ = User.objects.get_or_create(username="admin")
             admin.is_staff = admin.is_superuser = True
             admin.set_password(password)
