@@ -30,7 +30,6 @@ REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/9")
 OFFLINE_KINDS = ("refusal", "pii_leak", "prompt_injection", "budget")
 WORKER_CONCURRENCY = 2
 LLM_LATENCY_S = 0.1
-LLM_BATCH, LLM_THREADS = 32, 4
 WORDS = [
     "account",
     "billing",
@@ -335,6 +334,7 @@ def client_only_per_s(*, base_url: str, threads: int, calls: int) -> float:
 
 def bench_llm(*, agent, scores: int) -> dict:
     from evaluations.models import Judge, Score
+    from evaluations.scoring import DEFAULT_LLM_BATCH, DEFAULT_LLM_THREADS
     from shadow.models import Response
 
     server, base_url = fake_server_start()
@@ -347,8 +347,6 @@ def bench_llm(*, agent, scores: int) -> dict:
                 "base_url": base_url,
                 "api_key": "bench",
                 "model": "fake-judge",
-                "batch_size": LLM_BATCH,
-                "concurrency": LLM_THREADS,
             },
         )
         scores_truncate()
@@ -357,8 +355,10 @@ def bench_llm(*, agent, scores: int) -> dict:
             [Score(judge=judge, interaction_id=i, response_id=r) for r, i in answers]
         )
         ids = sorted(Score.objects.values_list("id", flat=True))
-        batches = [ids[start : start + LLM_BATCH] for start in range(0, len(ids), LLM_BATCH)]
-        concurrency = WORKER_CONCURRENCY * LLM_THREADS
+        # The judge's defaults: batches of DEFAULT_LLM_BATCH, DEFAULT_LLM_THREADS calls at once.
+        size = DEFAULT_LLM_BATCH
+        batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+        concurrency = WORKER_CONCURRENCY * DEFAULT_LLM_THREADS
         client_only = client_only_per_s(base_url=base_url, threads=concurrency, calls=len(ids))
         log(f"(b) llm_rubric: {len(ids)} scores, {concurrency} calls in flight, 100 ms each")
         elapsed = celery_run(batches, total=len(ids))
@@ -383,11 +383,11 @@ def bench_llm(*, agent, scores: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 responses, 200 LLM scores")
+    parser.add_argument("--quick", action="store_true", help="2,000 responses, 256 LLM scores")
     parser.add_argument("--responses", type=int, default=None)
     args = parser.parse_args()
     responses = args.responses or (2000 if args.quick else 20_000)
-    llm_scores = 200 if args.quick else 800
+    llm_scores = 256 if args.quick else 1024  # whole batches for both worker processes
 
     import redis
 

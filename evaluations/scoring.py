@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 # Celery may start a countdown task a moment before the row's next-try time.
 DUE_TOLERANCE = timedelta(seconds=1)
 OFFLINE_BATCH = 500
-DEFAULT_LLM_BATCH = 32
+DEFAULT_LLM_BATCH = 64
 # Calls in flight at once per task; a batch larger than this amortises the task's database
 # work over several rounds of network waiting.
 DEFAULT_LLM_THREADS = 4
