@@ -191,6 +191,8 @@ class _FakeHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like real endpoints, so pooling is exercised
+    # Replies go out as two writes; without this each call waits ~40 ms on delayed ACKs.
+    disable_nagle_algorithm = True
     server: _FakeHTTPServer
 
     def do_GET(self) -> None:

@@ -28,12 +28,17 @@ def broker_down():
     """Point this process's Celery app at a dead broker; the returned callable revives it."""
     original = celery_app.conf.broker_url
 
+    def reset_connections() -> None:
+        # Both the connection pool and the producer pool keep live broker connections.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
     def restore() -> None:
         celery_app.conf.broker_url = original
-        celery_app._pool = None
+        reset_connections()
 
     celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
-    celery_app._pool = None
+    reset_connections()
     yield restore
     restore()
 
