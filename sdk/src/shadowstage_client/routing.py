@@ -16,7 +16,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,15 @@ class RoutingTable:
 class _Compiled:
     """A table turned into one precomputed Assignment per bucket, swapped atomically."""
 
-    __slots__ = ("anonymous", "anonymous_shadow", "by_index", "prefix", "shadow_percent", "table")
+    __slots__ = (
+        "anonymous",
+        "anonymous_shadow",
+        "by_index",
+        "choose",
+        "prefix",
+        "shadow_percent",
+        "table",
+    )
 
     def __init__(self, table: RoutingTable | None, *, fallback_version: str) -> None:
         self.table = table
@@ -125,6 +133,7 @@ class _Compiled:
             self.by_index = (safe,) * BUCKETS
             self.anonymous = self.anonymous_shadow = safe
             self.shadow_percent = 0
+            self.choose = self._chooser()
             return
         self.prefix = f"{table.salt}:"
         self.by_index = tuple(
@@ -147,6 +156,23 @@ class _Compiled:
             table.revision,
         )
         self.shadow_percent = table.shadow_percent
+        self.choose = self._chooser()
+
+    def _chooser(self) -> Callable[[object], Assignment]:
+        """`choose(user)` as a closure over this table: locals only, no attribute lookups."""
+        prefix, by_index, anonymous_choice = self.prefix, self.by_index, self.anonymous_choice
+        hash_, buckets = _hash, BUCKETS
+
+        def choose(user: object) -> Assignment:
+            """The version for this user (and whether the other one shadows); memory only."""
+            try:
+                return by_index[hash_(prefix + user, 0, False) % buckets]  # type: ignore[operator]
+            except TypeError:  # not a str: None (anonymous) or e.g. an int id
+                if user is None:
+                    return anonymous_choice()
+                return by_index[hash_(f"{prefix}{user}", 0, False) % buckets]
+
+        return choose
 
     def anonymous_choice(self) -> Assignment:
         if random.random() * BUCKETS < self.shadow_percent:
@@ -206,6 +232,7 @@ class Router:
         self._timeout = timeout
         self._url = f"/agents/{agent}/routing"
         self._compiled = _Compiled(None, fallback_version=fallback_version)
+        self.choose = self._compiled.choose
         self._etag: str | None = None
         self._failing = False
         self.source = "fail-safe"
@@ -228,16 +255,10 @@ class Router:
         restart_after_fork(self)
 
     # --- the hot path -------------------------------------------------------------------
-    def choose(self, user: object) -> Assignment:
-        """The version for this user (and whether the other one shadows); memory only."""
-        compiled = self._compiled
-        try:
-            key = compiled.prefix + user  # type: ignore[operator]
-        except TypeError:  # not a str: None (anonymous) or e.g. an int id
-            if user is None:
-                return compiled.anonymous_choice()
-            key = f"{compiled.prefix}{user}"
-        return compiled.by_index[_hash(key, 0, False) % BUCKETS]
+    # `choose(user) -> Assignment`: the version for this user (and whether the other one
+    # shadows), from memory only. It is the current table's closure, swapped atomically
+    # with the table, so a call is one function call with no attribute lookups.
+    choose: Callable[[object], Assignment]
 
     @property
     def table(self) -> RoutingTable | None:
@@ -286,7 +307,9 @@ class Router:
         self.close()
 
     def _install(self, table: RoutingTable, *, etag: str | None, source: str) -> None:
-        self._compiled = _Compiled(table, fallback_version=self.fallback_version)
+        compiled = _Compiled(table, fallback_version=self.fallback_version)
+        self._compiled = compiled
+        self.choose = compiled.choose
         self._etag = etag
         self.source = source
 
