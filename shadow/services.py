@@ -32,41 +32,72 @@ class IngestOutcome:
     interaction_ids: list[int] = field(default_factory=list)
 
 
-def _insert_returning(*, table: str, columns: dict[str, str], rows: list[tuple]) -> list:
+RESPONSE_COLUMNS = [
+    "interaction_id",
+    "agent_id",
+    "version_id",
+    "served",
+    "output",
+    "latency_ms",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "error",
+    "created_at",
+    "received_at",
+]
+
+
+def _copy_rows(*, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Rows known not to conflict: one COPY on PostgreSQL (a plain INSERT elsewhere)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        _insert_returning(table=table, columns=columns, rows=rows)
+        return
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _insert_returning(*, table: str, columns: list[str], rows: list[tuple]) -> list:
     """Set-based INSERT … ON CONFLICT DO NOTHING RETURNING id.
 
-    `columns` maps column name to its SQL type. On PostgreSQL the rows travel as one array
-    parameter per column (unnest), so a batch is one short statement whatever its size.
-    Values always travel as query parameters; only our own column names are formatted in.
+    On PostgreSQL the rows are COPYed into a per-connection temporary staging table (no
+    indexes, no constraints, emptied at commit) and moved with one INSERT … SELECT, so a
+    batch costs one COPY and one statement whatever its size. Values never enter the SQL
+    text; only our own table and column names are formatted in.
     """
     if not rows:
         return []
-    names = list(columns)
+    names = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = [list(col) for col in zip(*rows, strict=True)]
-            params = ", ".join(
-                f"%s::{'text' if kind == 'jsonb' else kind}[]" for kind in columns.values()
+            staging = f"ingest_staging_{table}"
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608
+                f"SELECT {names} FROM {table} WITH NO DATA"
             )
-            select = ", ".join(
-                f"u.c{i}::jsonb" if kind == "jsonb" else f"u.c{i}"
-                for i, kind in enumerate(columns.values())
-            )
-            aliases = ", ".join(f"c{i}" for i in range(len(names)))
-            sql = (
-                f"INSERT INTO {table} ({', '.join(names)}) "  # noqa: S608
-                f"SELECT {select} FROM unnest({params}) AS u({aliases}) "
+            with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} "  # noqa: S608
                 "ON CONFLICT DO NOTHING RETURNING id"
             )
-            cursor.execute(sql, arrays)
-            return [r[0] for r in cursor.fetchall()]
-        returned: list = []
-        placeholder = "(" + ", ".join(["%s"] * len(names)) + ")"
-        chunk = max(1, 900 // len(names))  # SQLite caps the number of parameters
+            returned = [r[0] for r in cursor.fetchall()]
+            # Emptied now too, not only at commit: a second batch in the same transaction
+            # must not see this one's rows.
+            cursor.execute(f"DELETE FROM {staging}")  # noqa: S608
+            return returned
+        returned = []
+        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        chunk = max(1, 900 // len(columns))  # SQLite caps the number of parameters
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             sql = (
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES "  # noqa: S608
+                f"INSERT INTO {table} ({names}) VALUES "  # noqa: S608
                 + ", ".join([placeholder] * len(part))
                 + " ON CONFLICT DO NOTHING RETURNING id"
             )
@@ -147,18 +178,18 @@ def interactions_ingest(*, agent: Agent, items: list[InteractionIn]) -> IngestOu
         new_ids = set(
             _insert_returning(
                 table=Interaction._meta.db_table,
-                columns={
-                    "agent_id": "bigint",
-                    "external_id": "text",
-                    "user_ref": "text",
-                    "conversation": "text",
-                    "input": "text",
-                    "metadata": "jsonb",
-                    "opt_out": "boolean",
-                    "slices": "jsonb",
-                    "created_at": "timestamptz",
-                    "received_at": "timestamptz",
-                },
+                columns=[
+                    "agent_id",
+                    "external_id",
+                    "user_ref",
+                    "conversation",
+                    "input",
+                    "metadata",
+                    "opt_out",
+                    "slices",
+                    "created_at",
+                    "received_at",
+                ],
                 rows=rows,
             )
         )
@@ -221,24 +252,13 @@ def interactions_ingest(*, agent: Agent, items: list[InteractionIn]) -> IngestOu
                 )
         if errors:
             raise IngestConflict(errors)
-        _insert_returning(
-            table=Response._meta.db_table,
-            columns={
-                "interaction_id": "bigint",
-                "agent_id": "bigint",
-                "version_id": "bigint",
-                "served": "boolean",
-                "output": "text",
-                "latency_ms": "integer",
-                "tokens_in": "integer",
-                "tokens_out": "integer",
-                "cost_usd": "numeric",
-                "error": "text",
-                "created_at": "timestamptz",
-                "received_at": "timestamptz",
-            },
-            rows=response_rows,
-        )
+        # Answers to interactions created by this very batch cannot collide with anything
+        # (no other transaction can see those ids yet, and the batch was checked above), so
+        # they go straight in; answers to older interactions may race another batch.
+        fresh = [row for row in response_rows if row[0] in new_ids]
+        older = [row for row in response_rows if row[0] not in new_ids]
+        _copy_rows(table=Response._meta.db_table, columns=RESPONSE_COLUMNS, rows=fresh)
+        _insert_returning(table=Response._meta.db_table, columns=RESPONSE_COLUMNS, rows=older)
         touched = new_ids | gained
         outcome.interaction_ids = sorted(touched)
         counted: set[str] = set()
