@@ -38,4 +38,4 @@ def token_split(token: str) -> tuple[str, str] | None:
 
 def user_ref(user: str) -> str:
     key = (settings.USER_HASH_KEY or settings.SECRET_KEY).encode()
-    return hmac.new(key, user.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, user.encode(), "sha256").hex()

@@ -21,8 +21,11 @@ def postprocess_interactions_task(interaction_ids: list[int]) -> int:
 
 def postprocess_enqueue(*, interaction_ids: list[int]) -> None:
     for start in range(0, len(interaction_ids), BATCH):
+        ids = interaction_ids[start : start + BATCH]
         task_send_safely(
-            postprocess_interactions_task, args=(interaction_ids[start : start + BATCH],)
+            postprocess_interactions_task,
+            args=(ids,),
+            argsrepr=f"({len(ids)} interaction ids, {ids[0]}…{ids[-1]})",  # not all of them
         )
 
 
