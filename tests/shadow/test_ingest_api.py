@@ -210,6 +210,49 @@ def test_emoji_and_unicode_are_stored(client, token):
     assert Interaction.objects.get().input == "Où est mon colis? 📦 配送"
 
 
+def test_text_with_tabs_newlines_and_backslashes_is_stored_exactly(client, token):
+    # Rows travel by COPY: its own delimiters and escapes must come back untouched.
+    tricky = "col\tumn\nnext line\r\n back\\slash \\N \\. end"
+    meta = {"note": tricky, "nested": {"k\t": ["\\", "\n"]}}
+    body = item(
+        input=tricky,
+        metadata=meta,
+        responses=[{"version": "v1", "served": True, "output": tricky, "error": tricky}],
+    )
+    assert post(client, token, {"interactions": [body]}).status_code == 202
+    stored = Interaction.objects.get()
+    answer = stored.responses.get()
+    assert (stored.input, stored.metadata) == (tricky, meta)
+    assert (answer.output, answer.error) == (tricky, tricky)
+
+
+def test_batch_mixing_new_known_and_repeated_ids(client, token):
+    post(client, token, {"interactions": [item("old")]})
+    later = item("old", responses=[{"version": "v3", "served": False, "output": "third"}])
+    result = post(client, token, {"interactions": [later, item("new"), item("new")]})
+    assert result.json() == {"accepted": 2, "duplicates": 1}
+    counts = {
+        i.external_id: i.responses.count() for i in Interaction.objects.order_by("external_id")
+    }
+    assert counts == {"new": 2, "old": 3}
+
+
+def test_two_batches_in_one_transaction_are_stored_separately(agent):
+    from django.db import transaction
+
+    from shadow.schemas import InteractionIn
+    from shadow.services import interactions_ingest
+
+    first = [InteractionIn.model_validate(item(f"a{i}")) for i in range(3)]
+    second = [InteractionIn.model_validate(item(f"b{i}")) for i in range(2)]
+    with transaction.atomic():
+        one = interactions_ingest(agent=agent, items=first)
+        two = interactions_ingest(agent=agent, items=second)
+    assert (one.accepted, two.accepted) == (3, 2)
+    assert set(one.interaction_ids).isdisjoint(two.interaction_ids)
+    assert Interaction.objects.count() == 5 and Response.objects.count() == 10
+
+
 def test_nul_byte_is_rejected_with_clear_error(client, token):
     response = post(client, token, {"interactions": [item(input="abc\u0000def")]})
     assert response.status_code == 422
