@@ -1,6 +1,6 @@
 """Ingest throughput over HTTP (gunicorn, 2 workers, PostgreSQL) against raw COPY of the same rows.
 
-The HTTP side posts N interactions (two responses each, ~1 KB texts) in batches of 500 from
+The server runs as the Procfile starts it (gunicorn, 2 workers of 4 threads). The HTTP side posts N interactions (two responses each, ~1 KB texts) in batches of 500 from
 4 concurrent clients; request bodies are serialised before the clock starts, because in
 production that work happens on the clients' machines, not on the server being measured.
 
@@ -150,6 +150,8 @@ def run_http(items: list[dict], token: str) -> float:
             f"127.0.0.1:{port}",
             "--workers",
             "2",
+            "--threads",  # as in the Procfile
+            "4",
             "--log-level",
             "warning",
         ],
