@@ -1,8 +1,9 @@
 """Ingest throughput over HTTP (gunicorn, 2 workers, PostgreSQL) against raw COPY of the same rows.
 
-The server runs as the Procfile starts it (gunicorn, 2 workers of 4 threads). The HTTP side posts N interactions (two responses each, ~1 KB texts) in batches of 500 from
-4 concurrent clients; request bodies are serialised before the clock starts, because in
-production that work happens on the clients' machines, not on the server being measured.
+The server runs as the Procfile starts it (gunicorn, 2 workers of 4 threads). The HTTP side
+posts N interactions (two responses each, ~1 KB texts) in batches of 500 from 4 concurrent
+clients; request bodies are serialised before the clock starts, because in production that
+work happens on the clients' machines, not on the server being measured.
 
 The COPY side loads the same rows with raw COPY into scratch tables shaped like ours
 (`LIKE … INCLUDING ALL`: same columns, indexes and constraints, written to the WAL like any

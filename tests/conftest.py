@@ -34,6 +34,22 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup, django_db_blocker):
+    """Sessions left by server threads would keep the test database from being dropped."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+        connection.close()
+
+
 def _test_database_url() -> str:
     db = settings.DATABASES["default"]
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
@@ -58,7 +74,8 @@ class CeleryWorker:
         self.queues = queues
         self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / "var" / f"test-worker-{settings.DATABASES['default']['NAME']}-{os.getpid()}.log"
+        db_name = settings.DATABASES["default"]["NAME"]
+        self.log_path = ROOT / "var" / f"test-worker-{db_name}-{os.getpid()}.log"
 
     def start(self) -> "CeleryWorker":
         self.log_path.parent.mkdir(exist_ok=True)
