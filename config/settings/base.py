@@ -102,7 +102,10 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # Plotly and htmx are served from the installed packages' own files, never a CDN.
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("vendor/plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+    (
+        "vendor/plotly",
+        Path(importlib.import_module("plotly").__file__ or "").parent / "package_data",
+    ),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
