@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -32,6 +33,18 @@ class IngestOutcome:
     interaction_ids: list[int] = field(default_factory=list)
 
 
+INTERACTION_COLUMNS = [
+    "agent_id",
+    "external_id",
+    "user_ref",
+    "conversation",
+    "input",
+    "metadata",
+    "opt_out",
+    "slices",
+    "created_at",
+    "received_at",
+]
 RESPONSE_COLUMNS = [
     "interaction_id",
     "agent_id",
@@ -59,6 +72,32 @@ def _copy_rows(*, table: str, columns: list[str], rows: list[tuple]) -> None:
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def _interactions_copy_new(rows: list[tuple]) -> dict[str, int] | None:
+    """The common case, a batch of interactions never seen before: ids drawn from the
+    sequence and the rows COPYed straight in. Returns external id → id, or None when the
+    fast path does not apply (not PostgreSQL) or any id is already stored (a retry, or a
+    concurrent batch with the same ids, which waits for that batch and then lands here);
+    the caller then takes the conflict-aware path, and nothing of this attempt remains.
+    """
+    if connection.vendor != "postgresql" or not rows:
+        return None
+    table = Interaction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(rows)],
+        )
+        ids = [r[0] for r in cursor.fetchall()]
+        sql = f"COPY {table} (id, {', '.join(INTERACTION_COLUMNS)}) FROM STDIN"
+        try:
+            with transaction.atomic(), cursor.cursor.copy(sql) as copy:
+                for iid, row in zip(ids, rows, strict=True):
+                    copy.write_row((iid, *row))
+        except psycopg.errors.UniqueViolation:
+            return None
+    return {row[1]: iid for iid, row in zip(ids, rows, strict=True)}
 
 
 def _insert_returning(*, table: str, columns: list[str], rows: list[tuple]) -> list:
@@ -175,31 +214,23 @@ def interactions_ingest(*, agent: Agent, items: list[InteractionIn]) -> IngestOu
                     now,
                 )
             )
-        new_ids = set(
-            _insert_returning(
-                table=Interaction._meta.db_table,
-                columns=[
-                    "agent_id",
-                    "external_id",
-                    "user_ref",
-                    "conversation",
-                    "input",
-                    "metadata",
-                    "opt_out",
-                    "slices",
-                    "created_at",
-                    "received_at",
-                ],
-                rows=rows,
+        id_by_external = _interactions_copy_new(rows)
+        if id_by_external is not None:  # all new: their ids are known, nothing to look up
+            new_ids = set(id_by_external.values())
+            opt_out_by_id = {id_by_external[row[1]]: row[6] for row in rows}
+        else:
+            new_ids = set(
+                _insert_returning(
+                    table=Interaction._meta.db_table, columns=INTERACTION_COLUMNS, rows=rows
+                )
             )
-        )
-        id_by_external: dict[str, int] = {}
-        opt_out_by_id: dict[int, bool] = {}
-        for iid, external_id, opt_out in Interaction.objects.filter(
-            agent=agent, external_id__in=external_ids
-        ).values_list("id", "external_id", "opt_out"):
-            id_by_external[external_id] = iid
-            opt_out_by_id[iid] = opt_out
+            id_by_external = {}
+            opt_out_by_id = {}
+            for iid, external_id, opt_out in Interaction.objects.filter(
+                agent=agent, external_id__in=external_ids
+            ).values_list("id", "external_id", "opt_out"):
+                id_by_external[external_id] = iid
+                opt_out_by_id[iid] = opt_out
 
         # Only interactions that existed before this batch can already hold responses.
         known = [iid for iid in id_by_external.values() if iid not in new_ids]
