@@ -6,8 +6,9 @@ clients; request bodies are serialised before the clock starts, because in produ
 work happens on the clients' machines, not on the server being measured.
 
 The COPY side loads the same rows with raw COPY into scratch tables shaped like ours
-(`LIKE … INCLUDING ALL`: same columns, indexes and constraints, written to the WAL like any
-durable table), i.e. what the database alone needs to store them; `ratio` = http ÷ copy.
+(`LIKE … INCLUDING ALL` plus our foreign keys: same columns, indexes and constraints, written
+to the WAL like any durable table), i.e. what the database alone needs to store them;
+`ratio` = http ÷ copy.
 For reference the same COPY into bare temporary tables (no indexes, no WAL) is reported as
 `copy_temp_rows_per_s` and `ratio_vs_temp`.
 
@@ -211,6 +212,17 @@ def run_copy(items: list[dict], *, temporary: bool) -> float:
         conn.execute("DROP TABLE IF EXISTS scratch_interaction, scratch_response")
         conn.execute(f"CREATE {kind} TABLE scratch_interaction (LIKE shadow_interaction {like})")
         conn.execute(f"CREATE {kind} TABLE scratch_response (LIKE shadow_response {like})")
+        if not temporary:  # LIKE copies no foreign keys: give the scratch tables ours
+            for table in ("interaction", "response"):
+                for (definition,) in conn.execute(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                    " WHERE conrelid = %s::regclass AND contype = 'f'",
+                    [f"shadow_{table}"],
+                ):
+                    definition = definition.replace(
+                        "REFERENCES shadow_interaction(", "REFERENCES scratch_interaction("
+                    )
+                    conn.execute(f"ALTER TABLE scratch_{table} ADD {definition}")
         conn.commit()
         agent_id, v1, v2 = conn.execute(
             "SELECT a.id, min(v.id), max(v.id) FROM rollouts_agent a "
