@@ -438,7 +438,7 @@ def _rows_write(*, rows: list[Score], fields: tuple[str, ...]) -> None:
         [{"id": row.pk, **{name: getattr(row, name) for name in fields}} for row in rows],
         cls=DjangoJSONEncoder,
     )
-    columns = {name: Score._meta.get_field(name).column for name in fields}
+    columns = {f.name: f.column for f in Score._meta.concrete_fields if f.name in fields}
     record = ", ".join(["id int8", *(f"{name} {_COLUMN_TYPES[name]}" for name in fields)])
     assignments = ", ".join(f"{columns[name]} = v.{name}" for name in fields)
     with connection.cursor() as cursor:

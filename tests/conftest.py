@@ -58,7 +58,8 @@ class CeleryWorker:
         self.queues = queues
         self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / "var" / f"test-worker-{settings.DATABASES['default']['NAME']}-{os.getpid()}.log"
+        database = settings.DATABASES["default"]["NAME"]
+        self.log_path = ROOT / "var" / f"test-worker-{database}-{os.getpid()}.log"
 
     def start(self) -> "CeleryWorker":
         self.log_path.parent.mkdir(exist_ok=True)

@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -96,9 +97,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 # Plotly and htmx are served from the installed packages' own files, never a CDN.
+_plotly = importlib.util.find_spec("plotly")
+if _plotly is None or _plotly.origin is None:
+    raise ImproperlyConfigured("plotly is not installed; run `make install`")
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("vendor/plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+    ("vendor/plotly", Path(_plotly.origin).parent / "package_data"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

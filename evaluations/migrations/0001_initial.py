@@ -6,199 +6,486 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('rollouts', '0001_initial'),
-        ('shadow', '0001_initial'),
+        ("rollouts", "0001_initial"),
+        ("shadow", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Flag',
+            name="Flag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule', models.CharField(max_length=48)),
-                ('severity', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], max_length=8)),
-                ('severity_rank', models.PositiveSmallIntegerField(default=0, help_text='0 low … 3 critical; orders the review queue.')),
-                ('reason', models.TextField(blank=True, default='')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('confirmed', 'Confirmed'), ('dismissed', 'Dismissed'), ('escalated', 'Escalated')], default='open', max_length=10)),
-                ('note', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='rollouts.agent')),
-                ('interaction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='shadow.interaction')),
-                ('response', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='shadow.response')),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='rollouts.agentversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rule", models.CharField(max_length=48)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "severity_rank",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="0 low … 3 critical; orders the review queue."
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, default="")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("confirmed", "Confirmed"),
+                            ("dismissed", "Dismissed"),
+                            ("escalated", "Escalated"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("note", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="flags",
+                        to="rollouts.agent",
+                    ),
+                ),
+                (
+                    "interaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="flags",
+                        to="shadow.interaction",
+                    ),
+                ),
+                (
+                    "response",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="flags",
+                        to="shadow.response",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="flags",
+                        to="rollouts.agentversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Judge',
+            name="Judge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('kind', models.CharField(help_text='A registered judge kind, e.g. llm_rubric.', max_length=32)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('sample_rate', models.FloatField(default=1.0)),
-                ('enabled', models.BooleanField(default=True)),
-                ('paused_reason', models.TextField(blank=True, default='')),
-                ('paused_at', models.DateTimeField(blank=True, null=True)),
-                ('paused_until', models.DateTimeField(blank=True, help_text='Resume by itself after this time (e.g. daily budget).', null=True)),
-                ('requests_per_minute', models.PositiveIntegerField(blank=True, null=True)),
-                ('tokens_per_minute', models.PositiveIntegerField(blank=True, null=True)),
-                ('daily_token_budget', models.PositiveIntegerField(blank=True, null=True)),
-                ('daily_cost_budget_usd', models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
-                ('position_inconsistency_rate', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='judges', to='rollouts.agent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        help_text="A registered judge kind, e.g. llm_rubric.", max_length=32
+                    ),
+                ),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("sample_rate", models.FloatField(default=1.0)),
+                ("enabled", models.BooleanField(default=True)),
+                ("paused_reason", models.TextField(blank=True, default="")),
+                ("paused_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "paused_until",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Resume by itself after this time (e.g. daily budget).",
+                        null=True,
+                    ),
+                ),
+                ("requests_per_minute", models.PositiveIntegerField(blank=True, null=True)),
+                ("tokens_per_minute", models.PositiveIntegerField(blank=True, null=True)),
+                ("daily_token_budget", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "daily_cost_budget_usd",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True),
+                ),
+                ("position_inconsistency_rate", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="judges",
+                        to="rollouts.agent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['agent', 'name'],
+                "ordering": ["agent", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('open', 'Open'), ('confirmed', 'Confirmed'), ('dismissed', 'Dismissed'), ('escalated', 'Escalated')], max_length=10)),
-                ('note', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('flag', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='evaluations.flag')),
-                ('reviewer', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("confirmed", "Confirmed"),
+                            ("dismissed", "Dismissed"),
+                            ("escalated", "Escalated"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("note", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "flag",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="evaluations.flag",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Score',
+            name="Score",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=8)),
-                ('value', models.FloatField(blank=True, null=True)),
-                ('verdict', models.CharField(blank=True, choices=[('win', 'Win'), ('tie', 'Tie'), ('loss', 'Loss')], default='', max_length=4)),
-                ('label', models.CharField(blank=True, default='', max_length=64)),
-                ('rationale', models.TextField(blank=True, default='')),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('tokens_in', models.PositiveIntegerField(default=0)),
-                ('tokens_out', models.PositiveIntegerField(default=0)),
-                ('cost_usd', models.DecimalField(decimal_places=6, default=0, max_digits=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('interaction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='shadow.interaction')),
-                ('judge', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='evaluations.judge')),
-                ('other_response', models.ForeignKey(blank=True, help_text='Pairwise judges: the production response compared against.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shadow.response')),
-                ('response', models.ForeignKey(help_text="The scored response; for pairwise judges the candidate's.", on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='shadow.response')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("value", models.FloatField(blank=True, null=True)),
+                (
+                    "verdict",
+                    models.CharField(
+                        blank=True,
+                        choices=[("win", "Win"), ("tie", "Tie"), ("loss", "Loss")],
+                        default="",
+                        max_length=4,
+                    ),
+                ),
+                ("label", models.CharField(blank=True, default="", max_length=64)),
+                ("rationale", models.TextField(blank=True, default="")),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("tokens_in", models.PositiveIntegerField(default=0)),
+                ("tokens_out", models.PositiveIntegerField(default=0)),
+                ("cost_usd", models.DecimalField(decimal_places=6, default=0, max_digits=12)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "interaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="shadow.interaction",
+                    ),
+                ),
+                (
+                    "judge",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="evaluations.judge",
+                    ),
+                ),
+                (
+                    "other_response",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Pairwise judges: the production response compared against.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shadow.response",
+                    ),
+                ),
+                (
+                    "response",
+                    models.ForeignKey(
+                        help_text="The scored response; for pairwise judges the candidate's.",
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="shadow.response",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='flag',
-            name='score',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='flags', to='evaluations.score'),
+            model_name="flag",
+            name="score",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="flags",
+                to="evaluations.score",
+            ),
         ),
         migrations.CreateModel(
-            name='ScoreRollup',
+            name="ScoreRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('pointwise', 'Pointwise'), ('paired', 'Paired difference'), ('pairwise', 'Pairwise')], max_length=10)),
-                ('slice', models.CharField(blank=True, default='', max_length=100)),
-                ('bucket', models.DateTimeField(help_text='Start of the hour.')),
-                ('n', models.PositiveIntegerField(default=0)),
-                ('total', models.FloatField(default=0)),
-                ('total_sq', models.FloatField(default=0)),
-                ('wins', models.PositiveIntegerField(default=0)),
-                ('ties', models.PositiveIntegerField(default=0)),
-                ('losses', models.PositiveIntegerField(default=0)),
-                ('inconsistent', models.PositiveIntegerField(default=0)),
-                ('histogram', models.JSONField(blank=True, default=list, help_text='Counts per 0.1 of value.')),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rollouts.agent')),
-                ('baseline', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rollouts.agentversion')),
-                ('judge', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rollups', to='evaluations.judge')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rollouts.agentversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("pointwise", "Pointwise"),
+                            ("paired", "Paired difference"),
+                            ("pairwise", "Pairwise"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("slice", models.CharField(blank=True, default="", max_length=100)),
+                ("bucket", models.DateTimeField(help_text="Start of the hour.")),
+                ("n", models.PositiveIntegerField(default=0)),
+                ("total", models.FloatField(default=0)),
+                ("total_sq", models.FloatField(default=0)),
+                ("wins", models.PositiveIntegerField(default=0)),
+                ("ties", models.PositiveIntegerField(default=0)),
+                ("losses", models.PositiveIntegerField(default=0)),
+                ("inconsistent", models.PositiveIntegerField(default=0)),
+                (
+                    "histogram",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Counts per 0.1 of value."
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rollouts.agent",
+                    ),
+                ),
+                (
+                    "baseline",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rollouts.agentversion",
+                    ),
+                ),
+                (
+                    "judge",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rollups",
+                        to="evaluations.judge",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rollouts.agentversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='VersionRollup',
+            name="VersionRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slice', models.CharField(blank=True, default='', max_length=100)),
-                ('bucket', models.DateTimeField(help_text='Start of the hour.')),
-                ('responses', models.PositiveIntegerField(default=0)),
-                ('served', models.PositiveIntegerField(default=0)),
-                ('errors', models.PositiveIntegerField(default=0)),
-                ('tokens_in', models.BigIntegerField(default=0)),
-                ('tokens_out', models.BigIntegerField(default=0)),
-                ('cost_usd', models.FloatField(default=0)),
-                ('latency_n', models.PositiveIntegerField(default=0)),
-                ('latency_total', models.FloatField(default=0)),
-                ('latency_histogram', models.JSONField(blank=True, default=list)),
-                ('feedback_up', models.PositiveIntegerField(default=0)),
-                ('feedback_down', models.PositiveIntegerField(default=0)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rollouts.agent')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rollouts.agentversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slice", models.CharField(blank=True, default="", max_length=100)),
+                ("bucket", models.DateTimeField(help_text="Start of the hour.")),
+                ("responses", models.PositiveIntegerField(default=0)),
+                ("served", models.PositiveIntegerField(default=0)),
+                ("errors", models.PositiveIntegerField(default=0)),
+                ("tokens_in", models.BigIntegerField(default=0)),
+                ("tokens_out", models.BigIntegerField(default=0)),
+                ("cost_usd", models.FloatField(default=0)),
+                ("latency_n", models.PositiveIntegerField(default=0)),
+                ("latency_total", models.FloatField(default=0)),
+                ("latency_histogram", models.JSONField(blank=True, default=list)),
+                ("feedback_up", models.PositiveIntegerField(default=0)),
+                ("feedback_down", models.PositiveIntegerField(default=0)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rollouts.agent",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="rollouts.agentversion",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='judge',
-            constraint=models.UniqueConstraint(fields=('agent', 'name'), name='judge_name_unique_per_agent'),
+            model_name="judge",
+            constraint=models.UniqueConstraint(
+                fields=("agent", "name"), name="judge_name_unique_per_agent"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='judge',
-            constraint=models.CheckConstraint(condition=models.Q(('sample_rate__gte', 0), ('sample_rate__lte', 1)), name='judge_sample_rate_range'),
+            model_name="judge",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sample_rate__gte", 0), ("sample_rate__lte", 1)),
+                name="judge_sample_rate_range",
+            ),
         ),
         migrations.AddIndex(
-            model_name='score',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'running'])), fields=['status', 'next_attempt_at'], name='score_open_work'),
+            model_name="score",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "running"])),
+                fields=["status", "next_attempt_at"],
+                name="score_open_work",
+            ),
         ),
         migrations.AddIndex(
-            model_name='score',
-            index=models.Index(fields=['judge', 'status'], name='score_judge_status'),
+            model_name="score",
+            index=models.Index(fields=["judge", "status"], name="score_judge_status"),
         ),
         migrations.AddIndex(
-            model_name='score',
-            index=models.Index(fields=['interaction'], name='score_interaction'),
+            model_name="score",
+            index=models.Index(fields=["interaction"], name="score_interaction"),
         ),
         migrations.AddConstraint(
-            model_name='score',
-            constraint=models.UniqueConstraint(fields=('judge', 'response'), name='score_once_per_judge'),
+            model_name="score",
+            constraint=models.UniqueConstraint(
+                fields=("judge", "response"), name="score_once_per_judge"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='score',
-            constraint=models.CheckConstraint(condition=models.Q(('value__isnull', True), models.Q(('value__gte', 0), ('value__lte', 1)), _connector='OR'), name='score_value_range'),
+            model_name="score",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("value__isnull", True),
+                    models.Q(("value__gte", 0), ("value__lte", 1)),
+                    _connector="OR",
+                ),
+                name="score_value_range",
+            ),
         ),
         migrations.AddIndex(
-            model_name='flag',
-            index=models.Index(fields=['status', '-severity_rank', 'created_at'], name='flag_review_queue'),
+            model_name="flag",
+            index=models.Index(
+                fields=["status", "-severity_rank", "created_at"], name="flag_review_queue"
+            ),
         ),
         migrations.AddIndex(
-            model_name='flag',
-            index=models.Index(fields=['agent', 'status', 'severity'], name='flag_agent_open'),
+            model_name="flag",
+            index=models.Index(fields=["agent", "status", "severity"], name="flag_agent_open"),
         ),
         migrations.AddConstraint(
-            model_name='flag',
-            constraint=models.UniqueConstraint(fields=('interaction', 'response', 'rule'), name='flag_once_per_rule'),
+            model_name="flag",
+            constraint=models.UniqueConstraint(
+                fields=("interaction", "response", "rule"), name="flag_once_per_rule"
+            ),
         ),
         migrations.AddIndex(
-            model_name='scorerollup',
-            index=models.Index(fields=['agent', 'version', 'bucket'], name='scorerollup_compare'),
+            model_name="scorerollup",
+            index=models.Index(fields=["agent", "version", "bucket"], name="scorerollup_compare"),
         ),
         migrations.AddConstraint(
-            model_name='scorerollup',
-            constraint=models.UniqueConstraint(fields=('judge', 'version', 'baseline', 'kind', 'slice', 'bucket'), name='scorerollup_cell_unique'),
+            model_name="scorerollup",
+            constraint=models.UniqueConstraint(
+                fields=("judge", "version", "baseline", "kind", "slice", "bucket"),
+                name="scorerollup_cell_unique",
+            ),
         ),
         migrations.AddIndex(
-            model_name='versionrollup',
-            index=models.Index(fields=['agent', 'version', 'bucket'], name='versionrollup_compare'),
+            model_name="versionrollup",
+            index=models.Index(fields=["agent", "version", "bucket"], name="versionrollup_compare"),
         ),
         migrations.AddConstraint(
-            model_name='versionrollup',
-            constraint=models.UniqueConstraint(fields=('version', 'slice', 'bucket'), name='versionrollup_cell_unique'),
+            model_name="versionrollup",
+            constraint=models.UniqueConstraint(
+                fields=("version", "slice", "bucket"), name="versionrollup_cell_unique"
+            ),
         ),
     ]
