@@ -108,6 +108,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Files browsers ask for at the site root (/favicon.ico), served by whitenoise.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # Bodies up to the API's 5 MB limit are read; larger ones are refused with 413 by the API.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
