@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
-from evaluations.models import Judge, Score
+from evaluations.models import Judge, JudgeDailyUsage, Score
 from evaluations.scoring import scores_run
 from evaluations.selectors import judges_health
 from shadow.processing import interactions_postprocess
@@ -91,6 +91,7 @@ def test_migration_counts_the_scores_done_before_it(db):
     rollout = demo_rollout()
     for value in (0.2, 0.5, 0.9):
         scored_pair(rollout, production_value=0.5, candidate_value=value, verdict="win")
+    JudgeDailyUsage.objects.all().delete()  # as before the daily rows counted done scores
     migration = importlib.import_module("evaluations.migrations.0004_judge_usage_scores_done")
     migration.scores_done_backfill(apps, None)
     counted = {row["name"]: row["done"] for row in judges_health(agent=rollout.agent)}
