@@ -41,21 +41,24 @@ def usage_add(
     tokens_in: int,
     tokens_out: int,
     cost_usd: Decimal,
+    scores_done: int = 0,
     now: datetime | None = None,
 ) -> None:
-    """Add spend to today's row; call inside the transaction that records the scores."""
+    """Add spend and finished scores to today's row, in the transaction that records them."""
     day = utc_today(now)
     if connection.vendor == "postgresql":
         table = JudgeDailyUsage._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} AS u (judge_id, day, calls, tokens_in, tokens_out, cost_usd) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, %s, %s) "
+                f"INSERT INTO {table} AS u "  # noqa: S608
+                "(judge_id, day, calls, tokens_in, tokens_out, cost_usd, scores_done) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT ON CONSTRAINT judgeusage_once_per_day DO UPDATE SET "
                 "calls = u.calls + EXCLUDED.calls, tokens_in = u.tokens_in + EXCLUDED.tokens_in, "
                 "tokens_out = u.tokens_out + EXCLUDED.tokens_out, "
-                "cost_usd = u.cost_usd + EXCLUDED.cost_usd",
-                [judge_id, day, calls, tokens_in, tokens_out, cost_usd],
+                "cost_usd = u.cost_usd + EXCLUDED.cost_usd, "
+                "scores_done = u.scores_done + EXCLUDED.scores_done",
+                [judge_id, day, calls, tokens_in, tokens_out, cost_usd, scores_done],
             )
         return
     JudgeDailyUsage.objects.bulk_create(
@@ -66,4 +69,5 @@ def usage_add(
         tokens_in=F("tokens_in") + tokens_in,
         tokens_out=F("tokens_out") + tokens_out,
         cost_usd=F("cost_usd") + cost_usd,
+        scores_done=F("scores_done") + scores_done,
     )

@@ -1,17 +1,16 @@
 """Plotly figures for the compare page, built server-side from a comparison summary.
 
-Each function returns the figure as a dict (parsed from `fig.to_json()`), ready for
-`json_script`; static/js/charts.js draws them with the vendored plotly.min.js. Figures are
-built in one `go.Figure(data=..., layout=...)` call: plotly validates everything once that
-way, where incremental `update_*`/`add_*` calls cost tens of milliseconds each.
+Each function returns the figure as a plain dict in plotly's figure JSON format, ready for
+`json_script`; static/js/charts.js draws them with the vendored plotly.min.js. The dicts are
+exactly what `json.loads(go.Figure(data=..., layout=...).to_json())` gives, without building
+the figure object: plotly's validation costs several milliseconds per figure on every page
+view, so it runs in the tests instead (tests/evaluations/test_charts.py checks every figure
+against plotly's schema and that plotly would serialise it unchanged).
 """
 
 from __future__ import annotations
 
-import json
 import math
-
-import plotly.graph_objects as go
 
 COLOR_A = "#495057"
 COLOR_B = "#7048e8"
@@ -19,12 +18,14 @@ COLOR_BAND = "rgba(112, 72, 232, 0.18)"
 COLOR_THRESHOLD = "#c92a2a"
 COLOR_NEUTRAL = "#adb5bd"
 AXIS = {"gridcolor": "#eef0f3", "linecolor": "#d0d5dd", "zerolinecolor": "#d0d5dd"}
+# What plotly writes for template="none" (no named template: the default one adds ~7 kB per
+# figure; the layout below looks the same).
+NO_TEMPLATE = {"data": {"scatter": [{"type": "scatter"}]}}
 
 
 def _figure(*, data: list[dict], title: str, height: int = 280, **layout) -> dict:
-    # No named template: the default one adds ~7 kB per figure; these settings look the same.
     base = {
-        "template": "none",
+        "template": NO_TEMPLATE,
         "title": {"text": title, "x": 0, "font": {"size": 14}},
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
         "paper_bgcolor": "#ffffff",
@@ -36,8 +37,7 @@ def _figure(*, data: list[dict], title: str, height: int = 280, **layout) -> dic
     }
     for axis in ("xaxis", "yaxis"):
         layout[axis] = {**AXIS, **layout.get(axis, {})}
-    figure = go.Figure(data=data, layout={**base, **layout})
-    return json.loads(figure.to_json())
+    return {"data": data, "layout": {**base, **layout}}
 
 
 def _line(*, x: str | None = None, y: str | None = None, value: float, color: str,

@@ -6,13 +6,13 @@ from evaluations.models import Flag
 from rollouts.models import Agent, Rollout
 
 
-def gate_panel(*, agent: Agent, summary: dict) -> dict:
+def gate_panel(*, agent: Agent, summary: dict, rollout: Rollout | None) -> dict:
     """The rollout gate's verdict when the compared pair is the live one, else raw checks.
 
+    `rollout` is the agent's rollout (None without one), as the compare page already read it.
     The raw checks follow SPEC §5 with the rollout's policy (or the defaults) and use the
     always-valid bounds, so they agree with what the gate would say about the same numbers.
     """
-    rollout = Rollout.objects.filter(agent=agent).first()
     is_live_pair = (
         rollout is not None
         and rollout.production_id == summary["version_a"]["id"]

@@ -435,7 +435,7 @@ class DatasetResult(models.Model):
 
 # --- judges pipeline: daily spend per judge ---
 class JudgeDailyUsage(models.Model):
-    """What a judge spent on one UTC day; written in the same transaction as the score.
+    """What a judge spent and did on one UTC day; written in the same transaction as the score.
 
     Kept in PostgreSQL rather than Redis so a score and its cost are committed together: a
     worker killed mid-call charges nothing, a redelivered task charges once.
@@ -447,6 +447,9 @@ class JudgeDailyUsage(models.Model):
     tokens_in = models.BigIntegerField(default=0)
     tokens_out = models.BigIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    scores_done = models.PositiveIntegerField(
+        default=0, help_text="Scores finished that day; their sum is the judge's done count."
+    )
 
     class Meta:
         constraints = [

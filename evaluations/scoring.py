@@ -438,7 +438,7 @@ def _rows_write(*, rows: list[Score], fields: tuple[str, ...]) -> None:
         [{"id": row.pk, **{name: getattr(row, name) for name in fields}} for row in rows],
         cls=DjangoJSONEncoder,
     )
-    columns = {name: Score._meta.get_field(name).column for name in fields}  # type: ignore[union-attr]
+    columns = {f.name: f.column for f in Score._meta.concrete_fields if f.name in fields}
     record = ", ".join(["id int8", *(f"{name} {_COLUMN_TYPES[name]}" for name in fields)])
     assignments = ", ".join(f"{columns[name]} = v.{name}" for name in fields)
     with connection.cursor() as cursor:
@@ -494,30 +494,36 @@ def _money(value: float) -> Decimal:
 
 
 def _usage_record(*, outcomes: list[_Outcome]) -> list[Judge]:
-    """Add today's spend per judge; returns the judges whose budget it used up."""
-    spend: dict[int, list] = defaultdict(lambda: [0, 0, 0, Decimal(0)])
+    """Add today's spend and done scores per judge; returns the judges whose budget it used up.
+
+    The done counts summed over the days are the judges page's "done" column, so it never
+    has to count the score table.
+    """
+    spend: dict[int, list] = defaultdict(lambda: [0, 0, 0, Decimal(0), 0])
     judges: dict[int, Judge] = {}
     for outcome in outcomes:
         source: Any = outcome.verdict if outcome.verdict is not None else outcome
-        if not source.calls:
+        if not source.calls and outcome.verdict is None:
             continue
         totals = spend[outcome.score.judge_id]
         totals[0] += source.calls
         totals[1] += source.tokens_in
         totals[2] += source.tokens_out
         totals[3] += _money(source.cost_usd)
+        totals[4] += int(outcome.verdict is not None)
         judges[outcome.score.judge_id] = outcome.score.judge
     over_budget = []
-    for judge_id, (calls, tokens_in, tokens_out, cost) in sorted(spend.items()):
+    for judge_id, (calls, tokens_in, tokens_out, cost, done) in sorted(spend.items()):
         budgets.usage_add(
             judge_id=judge_id,
             calls=calls,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             cost_usd=cost,
+            scores_done=done,
         )
         judge = judges[judge_id]
-        if judge.daily_token_budget is None and judge.daily_cost_budget_usd is None:
+        if not calls or (judge.daily_token_budget is None and judge.daily_cost_budget_usd is None):
             continue
         if budgets.budget_exhausted(judge=judge, usage=budgets.usage_today(judge_id=judge_id)):
             over_budget.append(judge)

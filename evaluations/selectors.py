@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from evaluations.budgets import utc_today
@@ -13,12 +13,16 @@ from evaluations.models import Judge, JudgeDailyUsage, Score
 from rollouts.models import Agent
 
 RECENT_ERRORS = 3
+NOT_DONE = (Score.Status.PENDING, Score.Status.RUNNING, Score.Status.FAILED)
 
 
 def judges_health(*, agent: Agent | None = None, now: datetime | None = None) -> list[dict]:
     """One dict per judge: state, queue numbers, lag, today's spend against the budget.
 
-    Counts come from the (judge, status) index; spend from the daily usage rows.
+    Pending, running and failed scores are counted on the (judge, status) index: they are the
+    open work and the failures, not the traffic. Done scores grow with the traffic, so their
+    count is the sum of the judge's daily usage rows (one per day), which the pipeline adds
+    to in the transaction that marks the scores done. Spend comes from today's row.
     """
     now = now or timezone.now()
     rows = Judge.objects.select_related("agent").order_by("agent__slug", "name")
@@ -28,12 +32,20 @@ def judges_health(*, agent: Agent | None = None, now: datetime | None = None) ->
     ids = [judge.pk for judge in judges]
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for row in (
-        Score.objects.filter(judge_id__in=ids)
+        Score.objects.filter(judge_id__in=ids, status__in=NOT_DONE)
         .values("judge_id", "status")
         .annotate(count=Count("id"))
         .order_by()
     ):
         counts[row["judge_id"]][row["status"]] = row["count"]
+    for judge_id, done in (
+        JudgeDailyUsage.objects.filter(judge_id__in=ids)
+        .values("judge_id")
+        .annotate(done=Sum("scores_done"))
+        .order_by()
+        .values_list("judge_id", "done")
+    ):
+        counts[judge_id][Score.Status.DONE] = done or 0
     oldest = dict(
         Score.objects.filter(judge_id__in=ids, status=Score.Status.PENDING)
         .values("judge_id")

@@ -15,10 +15,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 from django.db import connection, transaction
 
+from evaluations import budgets
 from evaluations.models import Flag, Judge, Score, ScoreRollup, VersionRollup
 from evaluations.stats import LATENCY_BUCKETS_MS
 from rollouts.models import Agent, Rollout
@@ -344,6 +346,7 @@ class SyntheticLoader:
             VersionRollup.objects.filter(pk__in=merged_ops).delete()
             ScoreRollup.objects.bulk_create(self.rollups.score_rows(self), batch_size=2000)
             VersionRollup.objects.bulk_create(self.rollups.ops_rows(self), batch_size=2000)
+            self._done_counts_write()
         with connection.cursor() as cursor:
             for model in (Interaction, Response, Score, Flag):
                 table = model._meta.db_table
@@ -351,6 +354,34 @@ class SyntheticLoader:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                 )
+
+    def _done_counts_write(self) -> None:
+        """Count the done scores into the judges' daily usage rows, as the pipeline does.
+
+        Every loaded score finished when its interaction arrived: two rubric scores and one
+        pairwise verdict per interaction, in the hour the all-traffic cells count them.
+        """
+        done_per_hour = {
+            self.rubric.pk: sum(self.rollups.pointwise[side]["n"][0] for side in SIDES),
+            self.pairwise.pk: self.rollups.pairwise["n"][0],
+        }
+        for judge_id, per_hour in done_per_hour.items():
+            per_day: dict[datetime, int] = {}
+            for hour, count in enumerate(per_hour.tolist()):
+                moment = self.first_hour + timedelta(hours=hour)
+                day = moment.replace(hour=0)
+                per_day[day] = per_day.get(day, 0) + int(count)
+            for day, count in sorted(per_day.items()):
+                if count:
+                    budgets.usage_add(
+                        judge_id=judge_id,
+                        calls=0,
+                        tokens_in=0,
+                        tokens_out=0,
+                        cost_usd=Decimal(0),
+                        scores_done=count,
+                        now=day,
+                    )
 
 
 class _Rollups:

@@ -156,7 +156,7 @@ def compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             entry["chart_id"] = f"chart-dist-{entry['judge_id']}"
         context["summary"] = summary
         context["figures"] = comparison_figures(summary=summary, margin=margin)
-        context["gate"] = gate_panel(agent=agent, summary=summary)
+        context["gate"] = gate_panel(agent=agent, summary=summary, rollout=rollout)
         context["has_scores"] = bool(summary["pointwise"] or summary["pairwise"])
         context["has_traffic"] = bool(
             summary["ops"]["a"]["responses"] or summary["ops"]["b"]["responses"]

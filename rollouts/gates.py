@@ -26,7 +26,7 @@ from evaluations.stats import (
     sample_ratio_mismatch,
 )
 from rollouts.models import Rollout
-from rollouts.selectors import ALL_TRAFFIC, first_bucket, served_counts, version_ops_totals
+from rollouts.selectors import ALL_TRAFFIC, first_bucket, ops_totals_by_version, served_counts
 
 PASS = "pass"
 FAIL = "fail"
@@ -194,9 +194,9 @@ def _quality_checks(*, rollout: Rollout) -> tuple[list[GateCheck], int]:
 
 def _ops_checks(*, rollout: Rollout, candidate_id: int, production_id: int) -> list[GateCheck]:
     since = first_bucket(version_id=candidate_id)
-    candidate = version_ops_totals(version_id=candidate_id, since=since)
     # Production over the same hours as the candidate, so both see the same traffic mix.
-    production = version_ops_totals(version_id=production_id, since=since)
+    totals = ops_totals_by_version(version_ids=[candidate_id, production_id], since=since)
+    candidate, production = totals[candidate_id], totals[production_id]
     rate = candidate.error_rate
     if rate.estimate is None:
         error_status = INCONCLUSIVE

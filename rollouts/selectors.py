@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import Min, QuerySet, Sum
 
+from evaluations.comparison_rollups import LATENCY_BINS, histogram_totals
 from evaluations.models import VersionRollup
 from evaluations.stats import (
     LATENCY_BUCKETS_MS,
@@ -31,7 +32,7 @@ class OpsTotals:
     latency_n: int = 0
     feedback_up: int = 0
     feedback_down: int = 0
-    histogram: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) - 1))
+    histogram: list[int] = field(default_factory=lambda: [0] * LATENCY_BINS)
 
     def latency_quantile(self, q: float) -> float | None:
         if not any(self.histogram):
@@ -60,30 +61,53 @@ def rollout_for_agent(*, agent: Agent) -> Rollout | None:
     )
 
 
-def version_ops_totals(
-    *, version_id: int, since: datetime | None = None, served_only: bool = False
-) -> OpsTotals:
-    """Sum one version's hourly rollups from `since` (a bucket start) on."""
-    rows = VersionRollup.objects.filter(version_id=version_id, slice=ALL_TRAFFIC)
+OPS_COUNTERS = (
+    "responses",
+    "served",
+    "errors",
+    "cost_usd",
+    "latency_n",
+    "feedback_up",
+    "feedback_down",
+)
+
+
+def ops_totals_by_version(
+    *, version_ids: list[int], since: datetime | None = None, served_only: bool = False
+) -> dict[int, OpsTotals]:
+    """Sum each version's hourly rollups from `since` (a bucket start) on.
+
+    The database adds the counters and the latency histograms (one grouped query each), so
+    no hourly row or its JSON is loaded here, however long the window.
+    """
+    rows = VersionRollup.objects.filter(version_id__in=version_ids, slice=ALL_TRAFFIC)
     if since is not None:
         rows = rows.filter(bucket__gte=since)
     if served_only:
         rows = rows.filter(served__gt=0)
-    totals = OpsTotals()
-    for row in rows.only(
-        "responses", "served", "errors", "cost_usd", "latency_n", "latency_histogram",
-        "feedback_up", "feedback_down",
-    ):  # fmt: skip
-        totals.responses += row.responses
-        totals.served += row.served
-        totals.errors += row.errors
-        totals.cost_usd += row.cost_usd
-        totals.latency_n += row.latency_n
-        totals.feedback_up += row.feedback_up
-        totals.feedback_down += row.feedback_down
-        for i, count in enumerate((row.latency_histogram or [])[: len(totals.histogram)]):
-            totals.histogram[i] += count
+    totals = {version_id: OpsTotals() for version_id in version_ids}
+    for version_id, *counters in (
+        rows.values_list("version_id")
+        .annotate(**{name: Sum(name) for name in OPS_COUNTERS})
+        .order_by()
+    ):
+        for name, value in zip(OPS_COUNTERS, counters, strict=True):
+            setattr(totals[version_id], name, value or 0)
+    histograms = histogram_totals(
+        rows, keys=("version_id",), column="latency_histogram", size=LATENCY_BINS
+    )
+    for (version_id,), counts in histograms.items():
+        totals[version_id].histogram = [int(c) for c in counts]
     return totals
+
+
+def version_ops_totals(
+    *, version_id: int, since: datetime | None = None, served_only: bool = False
+) -> OpsTotals:
+    """Sum one version's hourly rollups from `since` (a bucket start) on."""
+    return ops_totals_by_version(version_ids=[version_id], since=since, served_only=served_only)[
+        version_id
+    ]
 
 
 def first_bucket(*, version_id: int, served_only: bool = False) -> datetime | None:
@@ -133,8 +157,9 @@ def served_arms(*, rollout: Rollout) -> tuple[list[Arm], datetime | None]:
         return [], None
     # Only the hours since both served users compare like with like.
     start = max(firsts)  # type: ignore[type-var]
+    totals = ops_totals_by_version(version_ids=[production.pk, other.pk], since=start)
     arms = [
-        Arm(role, version, version_ops_totals(version_id=version.pk, since=start))
+        Arm(role, version, totals[version.pk])
         for role, version in (("production", production), (other_role, other))
     ]
     return arms, start

@@ -74,8 +74,8 @@ class CeleryWorker:
         self.queues = queues
         self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
-        db_name = settings.DATABASES["default"]["NAME"]
-        self.log_path = ROOT / "var" / f"test-worker-{db_name}-{os.getpid()}.log"
+        database = settings.DATABASES["default"]["NAME"]
+        self.log_path = ROOT / "var" / f"test-worker-{database}-{os.getpid()}.log"
 
     def start(self) -> "CeleryWorker":
         self.log_path.parent.mkdir(exist_ok=True)

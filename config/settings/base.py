@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -72,10 +73,6 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'shadowstage.sqlite3'}"),
 }
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
-# Connections are kept between requests (and checked before reuse): no connect per
-# request, and the per-connection ingest staging tables are created once.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server, worker and beat share the embedded database.
     DATABASES["default"]["OPTIONS"] = {
@@ -100,17 +97,19 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 # Plotly and htmx are served from the installed packages' own files, never a CDN.
+_plotly = importlib.util.find_spec("plotly")
+if _plotly is None or _plotly.origin is None:
+    raise ImproperlyConfigured("plotly is not installed; run `make install`")
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    (
-        "vendor/plotly",
-        Path(importlib.import_module("plotly").__file__ or "").parent / "package_data",
-    ),
+    ("vendor/plotly", Path(_plotly.origin).parent / "package_data"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Files browsers ask for at the site root (/favicon.ico), served by whitenoise.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # Bodies up to the API's 5 MB limit are read; larger ones are refused with 413 by the API.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024

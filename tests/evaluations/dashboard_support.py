@@ -1,11 +1,16 @@
-"""Builders for dashboard tests: real rows, counted into the rollups by the real rollup code."""
+"""Builders for dashboard tests: real rows, counted into the rollups by the real rollup code.
+
+Done scores are also counted into their judges' daily usage rows, as the pipeline does.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.utils import timezone
 
+from evaluations.budgets import usage_add
 from evaluations.models import Flag, Judge, Score
 from evaluations.rollups import score_rollups_add, version_rollups_add
 from rollouts.models import Rollout
@@ -89,6 +94,11 @@ def scored_pair(
         ),
     ]
     score_rollups_add(scores=scores)
+    for judge, done in ((rubric, 2), (pairwise, 1)):
+        usage_add(
+            judge_id=judge.pk, calls=0, tokens_in=0, tokens_out=0, cost_usd=Decimal(0),
+            scores_done=done,
+        )  # fmt: skip
     version_rollups_add(
         responses=[production, candidate],
         slices_of=lambda r: [*interaction.slices, *metadata_slices(interaction.metadata)],

@@ -81,3 +81,16 @@ def test_rebuilding_indexes_restores_every_index(transactional_db):
     call_command("load_synthetic", agent="synthetic-bot", n=50, rebuild_indexes=True,
                  stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
     assert index_names() == before
+
+
+def test_judges_done_counts_match_the_loaded_scores(loaded):
+    from evaluations.selectors import judges_health
+
+    counted = {row["name"]: row["done"] for row in judges_health()}
+    loaded_scores = dict(
+        Score.objects.filter(status="done")
+        .values("judge__name")
+        .annotate(n=Count("id"))
+        .values_list("judge__name", "n")
+    )
+    assert counted == loaded_scores

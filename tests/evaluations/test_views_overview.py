@@ -98,3 +98,18 @@ def test_htmx_refresh_returns_only_the_agents_partial(viewer_client, rollout):
     response = viewer_client.get("/", headers={"HX-Request": "true"})
     html = response.content.decode()
     assert 'id="agents"' in html and "Recent events" not in html
+
+
+def test_favicon_is_served_from_the_site_root(client, db):
+    response = client.get("/favicon.ico")
+    body = b"".join(response.streaming_content)
+    assert (response.status_code, response["Content-Type"], body[:4]) == (
+        200,
+        "image/x-icon",
+        b"\x00\x00\x01\x00",
+    )
+
+
+def test_pages_link_the_favicon(viewer_client, rollout):
+    html = viewer_client.get("/").content.decode()
+    assert '<link rel="icon" href="/favicon.ico"' in html

@@ -227,3 +227,31 @@ def test_new_critical_flag_counts_as_harm(rollout):
     critical_flag(rollout)
     evidence = gate_harm(rollout=rollout, result=gate_evaluate(rollout=rollout))
     assert any(e.startswith("critical_flags") for e in evidence)
+
+
+def test_ops_totals_add_every_hour_of_each_version(rollout):
+    from rollouts.selectors import ops_totals_by_version
+
+    rows = [
+        ops(rollout.candidate, responses=300, errors=3, served=30, latency_ms=700,
+            bucket=this_hour() - timedelta(hours=2), feedback_up=2, cost_usd=0.5),
+        ops(rollout.candidate, responses=100, errors=1, served=10, latency_ms=2500,
+            bucket=this_hour(), feedback_down=1, cost_usd=0.25),
+        ops(rollout.production, responses=50, latency_ms=900),
+    ]  # fmt: skip
+    totals = ops_totals_by_version(version_ids=[rollout.candidate.pk, rollout.production.pk])
+    candidate = totals[rollout.candidate.pk]
+    expected_histogram = [
+        a + b for a, b in zip(*(r.latency_histogram for r in rows[:2]), strict=True)
+    ]
+    assert (
+        candidate.responses, candidate.errors, candidate.served, candidate.latency_n,
+        candidate.feedback_up, candidate.feedback_down, candidate.cost_usd, candidate.histogram,
+    ) == (400, 4, 40, 400, 2, 1, pytest.approx(0.75), expected_histogram)  # fmt: skip
+
+
+def test_ops_totals_of_a_version_without_traffic_are_zero(rollout):
+    from rollouts.selectors import version_ops_totals
+
+    totals = version_ops_totals(version_id=rollout.candidate.pk)
+    assert (totals.responses, totals.latency_quantile(0.95), sum(totals.histogram)) == (0, None, 0)
