@@ -37,8 +37,6 @@ class Interaction(models.Model):
         indexes = [
             models.Index(fields=["agent", "-created_at", "-id"], name="interaction_agent_recent"),
             models.Index(fields=["agent", "user_ref"], name="interaction_agent_user"),
-            # interaction_text_search: pg_trgm GIN over UPPER(input), PostgreSQL only
-            # (migration 0002), for the interactions browser's search.
             models.Index(
                 fields=["received_at"],
                 condition=Q(processed_at__isnull=True),
@@ -91,8 +89,6 @@ class Response(models.Model):
         indexes = [
             models.Index(fields=["version", "-created_at"], name="response_version_recent"),
             models.Index(fields=["agent", "-created_at"], name="response_agent_recent"),
-            # response_text_search: pg_trgm GIN over UPPER(output), PostgreSQL only
-            # (migration 0002), for the interactions browser's search.
             models.Index(
                 fields=["received_at"],
                 condition=Q(processed_at__isnull=True),

@@ -9,7 +9,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from shadow.models import Interaction, Response
 from shadow.selectors import PAGE_SIZE, Cursor, InteractionFilters, interactions_page
 from shadow.views import filters_from_query
 from tests.evaluations.dashboard_support import demo_rollout, open_flag, scored_pair
@@ -295,21 +294,7 @@ def test_unknown_export_format_is_not_found(viewer_client, db):
     assert viewer_client.get("/interactions/export.xlsx").status_code == 404
 
 
-def test_text_search_has_trigram_indexes_on_input_and_answers(db):
-    with connection.cursor() as db_cursor:
-        db_cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
-            "('interaction_text_search', 'response_text_search')"
-        )
-        definitions = dict(db_cursor.fetchall())
-    assert sorted(definitions) == ["interaction_text_search", "response_text_search"] and all(
-        "gin_trgm_ops" in d for d in definitions.values()
-    )
-
-
-def test_rare_word_search_through_the_trigram_indexes_finds_input_and_answers(
-    viewer_client, rollout
-):
+def test_rare_word_search_is_case_insensitive_in_input_and_answers(viewer_client, rollout):
     many(rollout, 30)
     in_input = scored_pair(
         rollout, production_value=0.5, candidate_value=0.5, verdict="tie",
@@ -319,23 +304,4 @@ def test_rare_word_search_through_the_trigram_indexes_finds_input_and_answers(
         rollout, production_value=0.5, candidate_value=0.5, verdict="tie",
         production_output="It ships from ZANZIBAR tomorrow.",
     )  # fmt: skip
-    with connection.cursor() as db_cursor:
-        # Without scans of the whole table or index order, only the trigram indexes remain.
-        db_cursor.execute("SET LOCAL enable_seqscan = off")
-        db_cursor.execute("SET LOCAL enable_indexscan = off")
     assert listed(viewer_client, "q=zanzibar") == [in_answer.pk, in_input.pk]
-
-
-@pytest.mark.parametrize(
-    ("model", "condition", "index"),
-    [
-        (Interaction, {"input__icontains": "zanzibar"}, "interaction_text_search"),
-        (Response, {"output__icontains": "zanzibar"}, "response_text_search"),
-    ],
-)
-def test_icontains_is_answered_by_the_trigram_index(rollout, model, condition, index):
-    many(rollout, 3)
-    with connection.cursor() as db_cursor:
-        db_cursor.execute("SET LOCAL enable_seqscan = off")
-        plan = model.objects.filter(**condition).values_list("id", flat=True).explain()
-    assert index in plan

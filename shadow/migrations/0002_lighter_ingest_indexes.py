@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("rollouts", "0004_eventbus"),
-        ("shadow", "0002_text_search_trigram"),
+        ("shadow", "0001_initial"),
     ]
 
     operations = [
