@@ -97,16 +97,24 @@ def event_envelope(*, event: Event) -> dict:
 def _stream_next(*, agent_id: int | None) -> int:
     """Next sequence of the agent's stream.
 
-    The upsert locks the stream row until the caller's transaction ends: a second publisher
-    for the same agent waits here, so sequence order is commit order and rollbacks leave no gap.
+    The UPDATE locks the stream row until the caller's transaction ends: a second publisher
+    for the same agent waits there, so sequence order is commit order and rollbacks leave no
+    gap. The row is first created if missing with ON CONFLICT DO NOTHING on every unique
+    index: an upsert arbitrating on one index only (the key) could deadlock two first
+    publishers of an agent on the other (the agent's own unique index).
     """
     table = EventStream._meta.db_table
+    key = stream_key(agent_id)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (key, agent_id, last_sequence) VALUES (%s, %s, 1) "  # noqa: S608
-            f"ON CONFLICT (key) DO UPDATE SET last_sequence = {table}.last_sequence + 1 "
+            f"INSERT INTO {table} (key, agent_id, last_sequence) VALUES (%s, %s, 0) "  # noqa: S608
+            "ON CONFLICT DO NOTHING",
+            [key, agent_id],
+        )
+        cursor.execute(
+            f"UPDATE {table} SET last_sequence = last_sequence + 1 WHERE key = %s "  # noqa: S608
             "RETURNING last_sequence",
-            [stream_key(agent_id), agent_id],
+            [key],
         )
         return cursor.fetchone()[0]
 

@@ -158,13 +158,17 @@ def test_slow_receiver_times_out_without_holding_up_another_subscription(
     wait_until(lambda: receiver.count("/fast") == 3, timeout=10, message="fast one held up")
 
 
-def _publish_many(agents, transactions: int, per_transaction: int, offset: int) -> None:
+def _publish_many(
+    agents, transactions: int, per_transaction: int, offset: int, errors: list
+) -> None:
     try:
         for t in range(transactions):
             target = agents[(t + offset) % len(agents)]
             with transaction.atomic():
                 for _ in range(per_transaction):
                     event_publish(type="score.recorded", agent=target, payload={"count": 1})
+    except Exception as exc:  # reported by the test, not lost in a thread
+        errors.append(exc)
     finally:
         connection.close()
 
@@ -174,13 +178,16 @@ def test_ten_thousand_events_arrive_in_per_agent_order(receiver, events_worker):
     agents = [AgentFactory(slug="alpha-bot"), AgentFactory(slug="beta-bot")]
     for agent in agents:
         subscribe(agent, receiver, path=f"/{agent.slug}")
+    errors: list[Exception] = []
     threads = [
-        threading.Thread(target=_publish_many, args=(agents, 5, 500, offset)) for offset in range(4)
+        threading.Thread(target=_publish_many, args=(agents, 5, 500, offset, errors))
+        for offset in range(4)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == [], "concurrent first publishers of a stream must all succeed"
     wait_until(
         lambda: receiver.count() >= 10_000,
         timeout=720,

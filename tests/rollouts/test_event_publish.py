@@ -10,7 +10,7 @@ from django.test import Client
 
 from rollouts import events
 from rollouts.events import EventOutsideTransaction, event_publish
-from rollouts.models import AgentVersion, Event
+from rollouts.models import AgentVersion, Event, EventStream
 from tests.factories import AgentFactory, api_key_for
 from tests.rollouts.event_fixtures import publish
 
@@ -165,3 +165,39 @@ def test_readers_never_see_a_sequence_before_its_predecessors():
     stop.set()
     watcher.join()
     assert violations == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_publishers_of_new_streams_never_deadlock():
+    """Many transactions starting the same new streams at once all commit, gap-free."""
+    agents = [AgentFactory(slug=f"fresh-{i}-bot") for i in range(3)]
+    rounds, per_round = 8, 6
+    errors: list[Exception] = []
+
+    def publisher(start: threading.Barrier, index: int) -> None:
+        try:
+            start.wait(timeout=30)
+            with transaction.atomic():  # two streams per pair of threads, raced for
+                target = agents[index % len(agents)]
+                event_publish(type="score.recorded", agent=target, payload={})
+                time.sleep(0.05)
+                event_publish(type="score.recorded", agent=target, payload={})
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    for _ in range(rounds):
+        Event.objects.all().delete()
+        EventStream.objects.all().delete()  # every round starts the streams anew
+        start = threading.Barrier(per_round)
+        threads = [threading.Thread(target=publisher, args=(start, i)) for i in range(per_round)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        for agent in agents:
+            sequences = sorted(Event.objects.filter(agent=agent).values_list("sequence", flat=True))
+            assert sequences == list(range(1, len(sequences) + 1))
+    assert Event.objects.count() == per_round * 2  # the last round's
