@@ -66,12 +66,13 @@ def backoff_seconds(*, failures: int, retry_after: float | None = None) -> float
 def run_chunk_execute(*, run_id: int, enqueue: Callable[..., bool]) -> str:
     """Process one chunk of a run; ``enqueue(run_id, countdown=)`` schedules the next one."""
     now = timezone.now()
+    lease = now + LEASE  # also this chunk's token: only its holder may save and hand over
     claimed = (
         DatasetRun.objects.filter(id=run_id, status__in=[Status.QUEUED, Status.RUNNING])
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(
             status=Status.RUNNING,
-            lease_until=now + LEASE,
+            lease_until=lease,
             heartbeat_at=now,
             started_at=Coalesce("started_at", now),
         )
@@ -90,7 +91,7 @@ def run_chunk_execute(*, run_id: int, enqueue: Callable[..., bool]) -> str:
         run_finish(run=run)
         return "finished"
     outcome = _chunk_answer(run=run, items=items)
-    return _chunk_save(run=run, outcome=outcome, enqueue=enqueue)
+    return _chunk_save(run=run, outcome=outcome, enqueue=enqueue, lease=lease)
 
 
 def _chunk_answer(*, run: DatasetRun, items: list[DatasetItem]) -> _ChunkOutcome:
@@ -239,7 +240,9 @@ def _within_rate_cap(*, config: dict[str, Any], items: list[DatasetItem]) -> tup
     return allowed, 0.0
 
 
-def _chunk_save(*, run: DatasetRun, outcome: _ChunkOutcome, enqueue: Callable[..., bool]) -> str:
+def _chunk_save(
+    *, run: DatasetRun, outcome: _ChunkOutcome, enqueue: Callable[..., bool], lease: Any
+) -> str:
     now = timezone.now()
     for result in outcome.results:
         result.run = run
@@ -274,9 +277,19 @@ def _chunk_save(*, run: DatasetRun, outcome: _ChunkOutcome, enqueue: Callable[..
         if countdown:
             # The next chunk is due later; the sweeper must not take the wait for a stall.
             changes["heartbeat_at"] = now + timedelta(seconds=countdown)
-        still_running = DatasetRun.objects.filter(id=run.id, status=Status.RUNNING).update(
-            **changes
+        ours = DatasetRun.objects.filter(id=run.id, lease_until=lease)
+        still_running = ours.filter(status=Status.RUNNING).update(**changes)
+        # Cancelled (or cancelled and resumed) while this chunk ran: its answers are saved
+        # above; hand the lease back so no second chain can run beside this one, and carry
+        # a resumed run on from here.
+        resumed = not still_running and ours.filter(status=Status.QUEUED).update(
+            lease_until=None, heartbeat_at=now
         )
+        if not still_running and not resumed:
+            ours.update(lease_until=None)
+    if resumed:
+        enqueue(run.id, countdown=0)
+        return "continued"
     if outcome.permanent or not still_running or changes.get("status") == Status.PAUSED:
         return "paused" if still_running else "stopped"
     if not enqueue(run.id, countdown=countdown):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from evaluations.datasets.connectors import ConnectorConfigError, connector_config_clean
@@ -233,7 +233,11 @@ def run_resume(*, run: DatasetRun, user: Any = None) -> bool:
             paused_reason="",
             last_error="",
             consecutive_failures=0,
-            lease_until=None,
+            # A chunk still in flight after a cancel keeps its lease: it saves its answers
+            # and carries the resumed run on, so no item is asked twice.
+            lease_until=Case(
+                When(status=Status.CANCELLED, then=F("lease_until")), default=Value(None)
+            ),
             heartbeat_at=timezone.now(),
             finished_at=None,
         )

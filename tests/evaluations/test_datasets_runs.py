@@ -216,6 +216,30 @@ def test_cancel_stops_the_run_and_resume_finishes_it_without_asking_twice(
     assert (stopped_at < 60, scripted.calls, run.done) == (True, 60, 60)
 
 
+@pytest.mark.celery_worker
+def test_resume_while_the_cancelled_chunk_is_still_answering_asks_nothing_twice(
+    celery_worker, support_bot, scripted
+):
+    scripted.delay = 0.1  # a chunk of 8 items takes ~0.8 s
+    dataset = redteam_dataset(agent=support_bot.agent, rows=many_items(40))
+    connector = {
+        "kind": "http",
+        "url": scripted.url,
+        "answer_path": "data.answer",
+        "concurrency": 1,
+    }
+    run = run_create(dataset=dataset, version=support_bot.candidate, connector=connector)
+    wait_until(lambda: DatasetResult.objects.filter(run=run).exists(), timeout=120)
+    # Mid-chunk: asked more items than have been saved.
+    wait_until(
+        lambda: scripted.calls > DatasetResult.objects.filter(run=run).count() + 1, timeout=10
+    )
+    run_cancel(run=run)
+    run_resume(run=run)
+    wait_for_status(run, Status.FINISHED)
+    assert (scripted.calls, run.done) == (40, 40)
+
+
 # --- sweeper, lease and rate cap (no worker) --------------------------------------------------
 
 
