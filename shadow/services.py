@@ -90,13 +90,15 @@ def _interactions_copy_new(rows: list[tuple]) -> dict[str, int] | None:
             [table, len(rows)],
         )
         ids = [r[0] for r in cursor.fetchall()]
-        sql = f"COPY {table} (id, {', '.join(INTERACTION_COLUMNS)}) FROM STDIN"
-        try:
-            with transaction.atomic(), cursor.cursor.copy(sql) as copy:
-                for iid, row in zip(ids, rows, strict=True):
-                    copy.write_row((iid, *row))
-        except psycopg.errors.UniqueViolation:
-            return None
+    try:
+        with transaction.atomic():
+            _copy_rows(
+                table=table,
+                columns=["id", *INTERACTION_COLUMNS],
+                rows=[(iid, *row) for iid, row in zip(ids, rows, strict=True)],
+            )
+    except psycopg.errors.UniqueViolation:
+        return None
     return {row[1]: iid for iid, row in zip(ids, rows, strict=True)}
 
 
@@ -118,9 +120,7 @@ def _insert_returning(*, table: str, columns: list[str], rows: list[tuple]) -> l
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608
                 f"SELECT {names} FROM {table} WITH NO DATA"
             )
-            with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy_rows(table=staging, columns=columns, rows=rows)
             cursor.execute(
                 f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} "  # noqa: S608
                 "ON CONFLICT DO NOTHING RETURNING id"
